@@ -1,0 +1,47 @@
+# The stack's commands. `make serve` and `make test` work on a fresh machine with only Python 3.11.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+ARTIFACTS ?= artifacts
+PROFILE ?= quick
+
+.PHONY: setup train export archive serve test lint loadtest bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+train: setup  ## train and export every curriculum model (quick profile by default)
+	$(PY) -m training train --profile $(PROFILE) --artifacts $(ARTIFACTS)
+
+export: setup  ## train and export only the models whose artifacts are missing
+	$(PY) -m training train --missing --profile $(PROFILE) --artifacts $(ARTIFACTS)
+
+archive: export
+	@echo "make archive: .mar archives are not built yet (issue #3: handlers and TorchServe)"; exit 1
+
+serve: export
+	@echo "Artifacts are ready in $(ARTIFACTS)/."
+	@echo "make serve: serving is not built yet — TorchServe (issue #3) and the gateway (issue #4) come next."
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+loadtest: setup
+	@echo "make loadtest: load tests are not built yet (issue #5)"; exit 1
+
+bench: setup
+	@echo "make bench: the serving benchmark is not built yet (issue #5)"; exit 1
+
+clean:
+	rm -rf $(ARTIFACTS) reports .pytest_cache .mypy_cache .ruff_cache

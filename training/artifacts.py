@@ -1,0 +1,80 @@
+"""The artifact folder of one model: model.pt, signature.json, metrics.json, model_card.md, curve.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from training.card import render_card  # noqa: E402
+from training.export import torchscript_deprecation_silenced  # noqa: E402
+from training.registry import ModelSpec  # noqa: E402
+
+MODEL_FILE = "model.pt"
+SIGNATURE_FILE = "signature.json"
+METRICS_FILE = "metrics.json"
+CARD_FILE = "model_card.md"
+CURVE_FILE = "curve.png"
+ARTIFACT_FILES = (MODEL_FILE, SIGNATURE_FILE, METRICS_FILE, CARD_FILE, CURVE_FILE)
+
+
+def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any]) -> dict[str, Any]:
+    """signature.json: the spec's facts with every dimension resolved, so the artifact describes itself."""
+    return {
+        "name": spec.name,
+        "version": spec.version,
+        "kind": str(spec.kind),
+        "dataset": spec.dataset,
+        "inputs": [t.resolve(dims) for t in spec.inputs],
+        "outputs": [t.resolve(dims) for t in spec.outputs],
+        "serving": dict(spec.serving),
+        **extra,
+    }
+
+
+def write(folder: Path, spec: ModelSpec, scripted: Any, signature: dict[str, Any],
+          metrics: dict[str, Any], history: dict[str, list[float]]) -> None:
+    """Write the whole artifact folder (the TorchScript file last, so a present model.pt means complete)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(folder / SIGNATURE_FILE, signature)
+    _write_json(folder / METRICS_FILE, metrics)
+    (folder / CARD_FILE).write_text(render_card(spec, signature, metrics), encoding="utf-8")
+    plot_curve(history, folder / CURVE_FILE, title=spec.name)
+    with torchscript_deprecation_silenced():
+        torch.jit.save(scripted, str(folder / MODEL_FILE))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Load a JSON artifact file."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether every artifact file is present."""
+    return all((folder / name).is_file() for name in ARTIFACT_FILES)
+
+
+def plot_curve(history: dict[str, list[float]], path: Path, *, title: str) -> None:
+    """One panel per recorded series (training loss, held-out metric, returns …) against its step."""
+    series = {k: v for k, v in history.items() if v}
+    fig, axes = plt.subplots(1, max(1, len(series)), figsize=(4.5 * max(1, len(series)), 3.2), squeeze=False)
+    for ax, (name, values) in zip(axes[0], series.items(), strict=False):
+        ax.plot(range(1, len(values) + 1), values)
+        ax.set_title(name)
+        ax.set_xlabel("epoch" if name in ("loss", "accuracy", "r2") else "step")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

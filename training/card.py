@@ -1,0 +1,51 @@
+"""Model cards (Mitchell et al., 2019) rendered from the registry entry and the run's figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training.registry import ModelSpec
+
+
+def render_card(spec: ModelSpec, signature: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """Markdown for model_card.md."""
+    floor = metrics["floor"]
+    verdict = "holds" if metrics["passed"] else "DOES NOT HOLD"
+    figures = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(metrics["metrics"].items()))
+    tensors = "\n".join(
+        f"| {direction} | `{t['name']}` | {t['dtype']} | {t['shape']} |"
+        for direction, group in (("input", signature["inputs"]), ("output", signature["outputs"]))
+        for t in group
+    )
+    return f"""# Model card: {spec.name} (version {spec.version})
+
+{spec.summary}
+
+- **Kind:** {spec.kind}
+- **Curriculum chapter:** {spec.chapter}
+- **Data:** `{signature.get("dataset", spec.dataset)}` (offline; held-out split used for every figure below)
+- **Training profile:** {metrics["profile"]}, seed {metrics["seed"]}, device {metrics["device"]}
+- **Hyperparameters from:** {spec.hparams_source}
+
+## Intended use
+{spec.card.intended_use}
+
+## Signature
+| direction | name | dtype | shape (-1 = any) |
+|---|---|---|---|
+{tensors}
+
+## Metrics
+Floor: {floor["description"]} — `{floor["metric"]}` = {metrics["achieved"]:.4f}, \
+threshold {floor["threshold"]}: **{verdict}**.
+
+| metric | value |
+|---|---|
+{figures}
+
+## Limitations
+{spec.card.limitations}
+
+## Ethical considerations
+{spec.card.ethics}
+"""

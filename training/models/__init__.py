@@ -1,0 +1,1 @@
+"""Architectures of the curriculum. Every module here is TorchScript-scriptable."""

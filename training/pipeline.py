@@ -1,0 +1,88 @@
+"""Train one registered model, export it to TorchScript, check it and write its artifact folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training import artifacts, export, registry, runtime
+from training.recipes.base import RecipeContext
+
+DEFAULT_ARTIFACTS = Path("artifacts")
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the pipeline; the CLI's flags, typed."""
+
+    profile: str = "quick"
+    device: str = "auto"
+    seed: int = DEFAULT_SEED
+    artifacts_dir: Path = DEFAULT_ARTIFACTS
+    data_dir: Path | None = None
+    dataset: str | None = None
+    progress: bool = True
+
+
+def train_and_export(name: str, options: RunOptions, overrides: dict[str, Any] | None = None,
+                     *, holdout: str = "test", folder: Path | None = None) -> dict[str, Any]:
+    """The whole path for one model; returns what metrics.json holds.
+
+    `holdout="validation"` scores on a split carved from the training data (for tuning, so the test split
+    never picks hyperparameters); `folder` overrides where the artifacts go (default artifacts/<model>)."""
+    spec = registry.get(name)
+    hparams = spec.hparams_for(options.profile, overrides)
+    device = runtime.pick_device(options.device)
+    runtime.seed_everything(options.seed)
+    ctx = RecipeContext(spec, hparams, device, options.seed, options.artifacts_dir, options.data_dir,
+                        options.dataset, options.progress, holdout)
+    started = time.perf_counter()
+    result = spec.recipe(ctx)
+    seconds = time.perf_counter() - started
+
+    signature = artifacts.build_signature(spec, result.dims, result.extra)
+    scripted = export.to_torchscript(result.module, result.example_inputs, trace=result.trace)
+    parity = export.check_parity(result.module, scripted, result.example_inputs)
+    export.check_signature(scripted, result.example_inputs, signature["inputs"], signature["outputs"])
+
+    achieved = float(result.metrics[spec.floor.metric])
+    on_default_data = (options.dataset or spec.dataset) == spec.dataset
+    metrics = {
+        "model": spec.name,
+        "profile": options.profile,
+        "seed": options.seed,
+        "device": str(device),
+        "hparams": dict(sorted(hparams.items())),
+        "metrics": {k: round(float(v), 6) for k, v in sorted(result.metrics.items())},
+        "floor": {"metric": spec.floor.metric, "threshold": spec.floor.threshold,
+                  "higher_is_better": spec.floor.higher_is_better, "description": spec.floor.description,
+                  "applies": on_default_data},
+        "achieved": round(achieved, 6),
+        "passed": spec.floor.holds(achieved),
+        "parity_max_abs_diff": parity,
+        "holdout": holdout,
+        "train_seconds": round(seconds, 2),
+        "torch": torch.__version__,
+    }
+    artifacts.write(folder or options.artifacts_dir / spec.name, spec, scripted, signature, metrics, result.history)
+    return metrics
+
+
+def train_order(names: list[str]) -> list[str]:
+    """The models to train, with each one's dependencies (e.g. the GAN's judge) placed before it."""
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        for dep in registry.get(name).requires:
+            visit(dep)
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in names:
+        visit(name)
+    return ordered
