@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train, export to TorchScript and check; writes artifacts/<model>/")
     train.add_argument("models", nargs="*", help="models to train (default: all)")
     train.add_argument("--missing", action="store_true", help="skip models whose artifacts are complete")
+    train.add_argument("--pretrained-weights", type=Path,
+                       help="transfer_cnn: start from a local torchvision ResNet state dict instead of pretraining")
     _common(train)
 
     tune = sub.add_parser("tune", help="grid search over a model's search space; writes a table of trials")
@@ -106,6 +108,10 @@ def options_from(args: argparse.Namespace) -> RunOptions:
 def _train(args: argparse.Namespace) -> int:
     options = options_from(args)
     overrides = parse_overrides(args.overrides)
+    if args.pretrained_weights is not None:
+        if not args.pretrained_weights.is_file():
+            raise UsageError(f"pretrained weights file not found: {args.pretrained_weights}")
+        overrides["pretrained_weights"] = str(args.pretrained_weights)
     requested = args.models or registry.names()
     for name in requested:
         spec = _spec(name)

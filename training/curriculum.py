@@ -180,7 +180,7 @@ register(ModelSpec(
     outputs=(TensorSpec("image", "float32", (-1, 1, 8, 8)),),
     floor=Floor("judge_accuracy", 0.8, higher_is_better=True,
                 description="cnn_digits classifies ≥ 80% of generated samples as the requested digit"),
-    hparams={"steps": 3000, "batch_size": 64, "lr": 0.0002, "latent_dim": 32, "width": 64},
+    hparams={"steps": 2000, "batch_size": 64, "lr": 0.0002, "latent_dim": 32, "width": 32},
     full_profile={"steps": 10000},
     hparams_source="AC-GAN defaults (Odena et al., 2017) scaled to 8x8; tune dcgan_digits (docs/tuning.md)",
     serving={"batch_size": 8, "max_batch_delay_ms": 5},

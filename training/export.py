@@ -40,6 +40,8 @@ def as_tuple(output: Any) -> tuple[torch.Tensor, ...]:
 
 def with_batch(inputs: tuple[torch.Tensor, ...], batch: int) -> tuple[torch.Tensor, ...]:
     """The example inputs cut or tiled along the batch dimension to `batch` rows."""
+    if any(t.shape[0] == 0 for t in inputs):
+        raise ValueError("example inputs need at least one row")
     def resize(t: torch.Tensor) -> torch.Tensor:
         reps = -(-batch // t.shape[0])
         return t.repeat(reps, *([1] * (t.dim() - 1)))[:batch]
@@ -51,7 +53,10 @@ def with_batch(inputs: tuple[torch.Tensor, ...], batch: int) -> tuple[torch.Tens
 def check_parity(eager: nn.Module, scripted: Any, example_inputs: tuple[torch.Tensor, ...]) -> float:
     """Largest absolute difference between eager and TorchScript outputs; raises above the tolerance."""
     worst = 0.0
-    for a, b in zip(as_tuple(eager(*example_inputs)), as_tuple(scripted(*example_inputs)), strict=True):
+    expected, got = as_tuple(eager(*example_inputs)), as_tuple(scripted(*example_inputs))
+    if len(expected) != len(got):
+        raise AssertionError(f"TorchScript module returned {len(got)} outputs, eager {len(expected)}")
+    for a, b in zip(expected, got, strict=True):
         worst = max(worst, float((a.float() - b.float()).abs().max()) if a.numel() else 0.0)
     if worst > PARITY_TOLERANCE:
         raise AssertionError(f"TorchScript output differs from eager by {worst:.3g} > {PARITY_TOLERANCE}")
@@ -77,6 +82,6 @@ def _match(spec: dict[str, Any], tensor: torch.Tensor, *, batch: int, what: str)
     ok_shape = len(expected) == tensor.dim() and all(e in (-1, s) for e, s in zip(expected, tensor.shape, strict=False))
     if not ok_shape or str(tensor.dtype).removeprefix("torch.") != spec["dtype"]:
         raise AssertionError(
-            f"{what} {spec['name']!r}: got {str(tensor.dtype)} {list(tensor.shape)}, "
+            f"{what} {spec['name']!r}: got {str(tensor.dtype).removeprefix('torch.')} {list(tensor.shape)}, "
             f"signature says {spec['dtype']} {expected}"
         )

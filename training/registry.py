@@ -109,6 +109,7 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     """Add a model to the registry (the bring-your-own-model entry point)."""
+    _ensure_curriculum()  # the curriculum comes first, so its names are taken and its order kept
     if spec.name in _REGISTRY and not replace:
         raise ValueError(f"model {spec.name!r} is already registered")
     if not spec.name.isidentifier():

@@ -39,24 +39,40 @@ class TransferResNet(nn.Module):
 
     def freeze_backbone(self, frozen: bool = True) -> None:
         """Train only the head (frozen) or everything (unfrozen)."""
+        self.frozen = frozen
         for name, param in self.backbone.named_parameters():
             param.requires_grad = not frozen or name.startswith("fc.")
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "TransferResNet":
+        """As nn.Module.train, but a frozen backbone stays in eval mode: its BatchNorm statistics are part of
+        what was learnt and must not drift towards the few labelled examples."""
+        super().train(mode)
+        if mode and getattr(self, "frozen", False):
+            for name, module in self.backbone.named_children():
+                if name != "fc":
+                    module.eval()
+        return self
 
     def load_torchvision_weights(self, path: Path) -> list[str]:
-        """Load a torchvision ResNet state dict (e.g. resnet18's) where names and shapes match.
+        """Load a torchvision BasicBlock ResNet state dict (resnet18/34) into this shallower ResNet.
 
-        A shallower ResNet shares its first block of every stage with resnet18/34, so those weights load;
-        the classifier never does (its classes differ). Returns the names that were loaded."""
+        This network's stem and the first block of every stage have the same names and shapes as
+        resnet18/34's, so those weights load; the classifier never does (its classes differ). Anything else
+        (a Bottleneck ResNet such as resnet50, another architecture, a partial file) is refused rather than
+        half-loaded. Returns the names that were loaded."""
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict):
             raise ValueError(f"{path} does not hold a state dict")
-        own = self.backbone.state_dict()
-        usable = {k: v for k, v in state.items()
-                  if k in own and not k.startswith("fc.") and tuple(v.shape) == tuple(own[k].shape)}
-        if not usable:
-            raise ValueError(f"{path}: no tensor matches this ResNet (is it a torchvision ResNet state dict?)")
-        self.backbone.load_state_dict(usable, strict=False)
-        return sorted(usable)
+        if any(".conv3." in key for key in state):
+            raise ValueError(f"{path}: a Bottleneck ResNet (resnet50 or larger); use resnet18 or resnet34 weights")
+        wanted = {k: v for k, v in self.backbone.state_dict().items() if not k.startswith("fc.")}
+        missing = [k for k in wanted if k not in state or tuple(state[k].shape) != tuple(wanted[k].shape)]
+        if missing:
+            raise ValueError(f"{path}: not a torchvision resnet18/34 state dict ({len(missing)} tensors missing "
+                             f"or mis-shaped, e.g. {missing[0]})")
+        self.backbone.load_state_dict({k: state[k] for k in wanted}, strict=False)
+        return sorted(wanted)
 
 
 def transfer_resnet(dims: Mapping[str, int], hp: Mapping[str, Any]) -> TransferResNet:
