@@ -34,10 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train, export to TorchScript and check; writes artifacts/<model>/")
     train.add_argument("models", nargs="*", help="models to train (default: all)")
-    train.add_argument("--missing", action="store_true", help="skip models whose artifacts are complete")
+    train.add_argument("--missing", action="store_true",
+                       help="only models whose artifacts are missing or stale (other hyperparameters, profile or seed)")
     train.add_argument("--pretrained-weights", type=Path,
                        help="transfer_cnn: start from a local torchvision ResNet state dict instead of pretraining")
     _common(train)
+
+    report = sub.add_parser("report", help="write the figures of the artifacts' last run as Markdown")
+    report.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    report.add_argument("--out", type=Path, default=Path("docs/training.md"))
 
     tune = sub.add_parser("tune", help="grid search over a model's search space; writes a table of trials")
     tune.add_argument("model")
@@ -124,10 +129,11 @@ def _train(args: argparse.Namespace) -> int:
     failed = []
     for name in train_order(requested):
         folder = options.artifacts_dir / name
-        if (name not in requested or args.missing) and artifacts.is_complete(folder):
-            print(f"{name:22s} artifacts present in {folder}, skipped")
+        model_overrides = overrides if name in requested else None
+        if (name not in requested or args.missing) and _up_to_date(folder, name, options, model_overrides):
+            print(f"{name:22s} artifacts up to date in {folder}, skipped")
             continue
-        metrics = train_and_export(name, options, overrides if name in requested else None)
+        metrics = train_and_export(name, options, model_overrides)
         print(_summary_line(metrics), flush=True)
         if metrics["floor"]["applies"] and not metrics["passed"]:
             failed.append(name)
@@ -135,6 +141,17 @@ def _train(args: argparse.Namespace) -> int:
         print(f"floor not met: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _up_to_date(folder: Path, name: str, options: RunOptions, overrides: dict[str, Any] | None) -> bool:
+    """Complete artifacts trained with the same profile, seed, dataset and hyperparameters as asked now."""
+    if not artifacts.is_complete(folder):
+        return False
+    done = artifacts.read_json(folder / artifacts.METRICS_FILE)
+    wanted = registry.get(name).hparams_for(options.profile, overrides)
+    dataset = artifacts.read_json(folder / artifacts.SIGNATURE_FILE)["dataset"]
+    return (done.get("hparams") == wanted and done.get("profile") == options.profile
+            and done.get("seed") == options.seed and dataset == (options.dataset or registry.get(name).dataset))
 
 
 def _summary_line(m: dict[str, Any]) -> str:
@@ -172,6 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             for name in registry.names():
                 spec = registry.get(name)
                 print(f"{name:22s} {spec.kind:24s} {spec.dataset:14s} {spec.summary}")
+            return 0
+        if args.command == "report":
+            from training.report import render
+
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(render(args.artifacts), encoding="utf-8")
+            print(f"wrote {args.out}")
             return 0
         return _train(args) if args.command == "train" else _tune(args)
     except UsageError as exc:

@@ -16,7 +16,7 @@ class Generator(nn.Module):
         super().__init__()
         self.width = width
         self.embed = nn.Embedding(n_classes, latent_dim)
-        self.project = nn.Sequential(nn.Linear(2 * latent_dim, 2 * width * 4), nn.BatchNorm1d(2 * width * 4),
+        self.project = nn.Sequential(nn.Linear(latent_dim, 2 * width * 4), nn.BatchNorm1d(2 * width * 4),
                                      nn.ReLU())
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
@@ -24,7 +24,9 @@ class Generator(nn.Module):
         )
 
     def forward(self, digit: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        h = self.project(torch.cat([noise, self.embed(digit)], dim=1))
+        # The label scales the noise (as in the AC-GAN paper's generator) rather than being concatenated to it:
+        # the noise cannot then be ignored, which keeps samples of one digit from collapsing to a single image.
+        h = self.project(noise * self.embed(digit))
         return self.upsample(h.view(-1, 2 * self.width, 2, 2))
 
 

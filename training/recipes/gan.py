@@ -58,9 +58,18 @@ def conditional_gan(ctx: RecipeContext) -> TrainResult:
     generator = generator.cpu().eval()
     digit = torch.arange(n_classes).repeat_interleave(JUDGED_PER_DIGIT)
     noise = torch.randn(len(digit), dims["latent_dim"], generator=torch.Generator().manual_seed(ctx.seed + 1))
-    metrics = {"judge_accuracy": judge(ctx, generator, digit, noise)}
+    with torch.inference_mode():
+        samples = generator(digit, noise)
+    metrics = {"judge_accuracy": judge(ctx, generator, digit, noise),
+               "diversity_ratio": spread(samples, digit) / spread(digits.x_train, digits.y_train)}
     extra = {"labels": digits.labels, "image_size": [8, 8], "judge": JUDGE}
     return TrainResult(generator, (digit[::JUDGED_PER_DIGIT // 2][:16], noise[:16]), metrics, history, dims, extra)
+
+
+def spread(images_: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean per-pixel standard deviation among images of the same digit: near 0 when a generator collapses
+    to one image per class, about 1 × the real data's when it draws as varied digits as people do."""
+    return float(torch.stack([images_[labels == c].std(dim=0).mean() for c in labels.unique()]).mean())
 
 
 @torch.inference_mode()
