@@ -23,8 +23,8 @@ train: setup  ## train and export every curriculum model (quick profile by defau
 export: setup  ## train and export only the models whose artifacts are missing
 	$(PY) -m training train --missing --profile $(PROFILE) --artifacts $(ARTIFACTS)
 
-archive: export
-	@echo "make archive: .mar archives are not built yet (issue #3: handlers and TorchServe)"; exit 1
+archive: export  ## one reproducible .mar per model into model_store/
+	$(PY) -m serving.archive --artifacts $(ARTIFACTS) --store model_store
 
 serve: export
 	@echo "Artifacts are ready in $(ARTIFACTS)/."

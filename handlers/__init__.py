@@ -1,1 +1,13 @@
-"""handlers package."""
+"""TorchServe handlers: one module per model kind, each defining exactly one handler class (TorchServe's
+loader requires that). They import only each other, torch, PIL and TorchServe, so a .mar that bundles this
+folder runs in a stock TorchServe where this project is not installed."""
+
+# The handler (module, class) that serves each kind named in signature.json.
+HANDLERS = {
+    "regression": ("regression", "RegressionHandler"),
+    "tabular-classification": ("classification", "ClassificationHandler"),
+    "image-classification": ("image_classification", "ImageClassificationHandler"),
+    "text-generation": ("text_generation", "TextGenerationHandler"),
+    "image-generation": ("image_generation", "ImageGenerationHandler"),
+    "policy": ("policy", "PolicyHandler"),
+}

@@ -28,8 +28,8 @@ register(ModelSpec(
     outputs=(TensorSpec("prediction", "float32", (-1,)),),
     floor=Floor("r2_gap", 0.03, higher_is_better=False,
                 description="test R² within 0.03 of scikit-learn's closed-form LinearRegression"),
-    hparams={"epochs": 200, "batch_size": 64, "lr": 0.05, "weight_decay": 0.0},
-    hparams_source="tune linear_regression --trials 8 (docs/tuning.md)",
+    hparams={"epochs": 100, "batch_size": 64, "lr": 0.1, "weight_decay": 0.0},
+    hparams_source="python -m training tune linear_regression --trials 6 (docs/tuning/linear_regression.md)",
     serving=TABULAR_SERVING,
     search_space={"lr": (0.01, 0.05, 0.1), "epochs": (100, 200)},
     card=ModelCard(
@@ -52,7 +52,7 @@ register(ModelSpec(
     outputs=(PROBABILITIES,),
     floor=Floor("accuracy", 0.95, higher_is_better=True, description="held-out accuracy ≥ 0.95"),
     hparams={"epochs": 60, "batch_size": 32, "lr": 0.01, "weight_decay": 1e-3, "loss": "bce"},
-    hparams_source="tune logistic_regression --trials 8 (docs/tuning.md)",
+    hparams_source="python -m training tune logistic_regression --trials 6 (docs/tuning/logistic_regression.md)",
     serving=TABULAR_SERVING,
     search_space={"lr": (0.003, 0.01, 0.03), "weight_decay": (0.0, 1e-3)},
     card=ModelCard(
@@ -77,7 +77,7 @@ register(ModelSpec(
     floor=Floor("accuracy", 0.95, higher_is_better=True, description="held-out accuracy ≥ 0.95"),
     hparams={"epochs": 60, "batch_size": 16, "lr": 0.01, "weight_decay": 1e-4, "hidden": 32,
              "dropout": 0.2, "loss": "label_smoothing", "smoothing": 0.1},
-    hparams_source="tune mlp_classifier --trials 8 (docs/tuning.md)",
+    hparams_source="python -m training tune mlp_classifier --trials 8 (docs/tuning/mlp_classifier.md)",
     serving=TABULAR_SERVING,
     search_space={"hidden": (16, 32, 64), "dropout": (0.1, 0.2), "lr": (0.003, 0.01)},
     card=ModelCard(
@@ -102,7 +102,7 @@ register(ModelSpec(
     floor=Floor("accuracy", 0.97, higher_is_better=True, description="held-out accuracy ≥ 0.97"),
     hparams={"epochs": 25, "batch_size": 64, "lr": 0.003, "weight_decay": 1e-4, "width": 32, "dropout": 0.2},
     full_profile={"epochs": 60},
-    hparams_source="tune cnn_digits --trials 8 (docs/tuning.md)",
+    hparams_source="python -m training tune cnn_digits --trials 8 (docs/tuning/cnn_digits.md)",
     serving={"batch_size": 16, "max_batch_delay_ms": 5},
     search_space={"width": (16, 32), "lr": (0.001, 0.003), "epochs": (15, 25)},
     card=ModelCard(
@@ -128,7 +128,7 @@ register(ModelSpec(
     hparams={"steps": 400, "seq_len": 128, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0,
              "embedding": 64, "hidden": 256, "layers": 1, "dropout": 0.0, "max_new_tokens": 256},
     full_profile={"steps": 4000, "layers": 2, "hidden": 384, "dropout": 0.1},
-    hparams_source="tune char_rnn --trials 4 (docs/tuning.md)",
+    hparams_source="python -m training tune char_rnn --trials 4 (docs/tuning/char_rnn.md)",
     serving={"batch_size": 4, "max_batch_delay_ms": 10},
     search_space={"hidden": (128, 256), "lr": (0.002, 0.003, 0.005)},
     card=ModelCard(
@@ -157,7 +157,7 @@ register(ModelSpec(
              "pretrain_epochs": 4, "head_epochs": 10, "finetune_epochs": 15, "batch_size": 32, "lr": 0.003,
              "finetune_lr": 0.0005, "weight_decay": 1e-4, "pretrained_weights": ""},
     full_profile={"pretrain_images": 20000, "pretrain_epochs": 8},
-    hparams_source="tune transfer_cnn --trials 4 (docs/tuning.md)",
+    hparams_source="python -m training tune transfer_cnn --trials 4 (docs/tuning/transfer_cnn.md)",
     serving={"batch_size": 8, "max_batch_delay_ms": 5},
     search_space={"finetune_lr": (0.0002, 0.0005, 0.001), "head_epochs": (5, 10)},
     card=ModelCard(
@@ -182,7 +182,7 @@ register(ModelSpec(
                 description="cnn_digits classifies ≥ 80% of generated samples as the requested digit"),
     hparams={"steps": 4000, "batch_size": 64, "lr": 0.0004, "latent_dim": 32, "width": 32},
     full_profile={"steps": 12000},
-    hparams_source="AC-GAN (Odena et al., 2017) scaled to 8x8; steps, lr and width from a sweep (docs/tuning/)",
+    hparams_source="AC-GAN (Odena et al., 2017) scaled to 8x8; lr and width from docs/tuning/dcgan_digits.md",
     serving={"batch_size": 8, "max_batch_delay_ms": 5},
     requires=("cnn_digits",),
     search_space={"lr": (0.0002, 0.0004), "width": (32, 64)},
@@ -211,7 +211,7 @@ register(ModelSpec(
              "validate_every": 1000, "stop_at_return": 475.0, "hidden": 128},
     full_profile={"steps": 100000, "stop_at_return": 500.0},
     hparams_source="DQN defaults (Mnih et al., 2015; van Hasselt et al., 2016); lr, target_every and "
-                   "epsilon_decay_steps from a sweep (docs/tuning.md)",
+                   "epsilon_decay_steps from a sweep (docs/tuning/dqn_cartpole.md)",
     serving={"batch_size": 8, "max_batch_delay_ms": 2},
     search_space={"lr": (0.0005, 0.001, 0.002), "target_every": (100, 250, 500)},
     card=ModelCard(

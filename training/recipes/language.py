@@ -16,7 +16,7 @@ from training.recipes.base import RecipeContext, TrainResult
 def char_language_model(ctx: RecipeContext) -> TrainResult:
     """Train on random windows of the corpus; report validation cross-entropy against the unigram entropy."""
     hp = ctx.hparams
-    corpus = text.load_corpus()
+    corpus = text.load_corpus(holdout=ctx.holdout)
     vocab = len(corpus.vocab)
     dims = {"vocab_size": vocab, "layers": int(hp["layers"]), "hidden": int(hp["hidden"])}
     model = ctx.spec.build(dims, hp).to(ctx.device)

@@ -1,0 +1,110 @@
+"""The template every handler follows: decode → parse → predict (one forward pass per batch) → encode.
+
+TorchServe's BaseHandler loads the TorchScript file onto the device it assigns; this class adds the
+signature, per-request errors, a warm-up and the batch bookkeeping, so a kind overrides only `parse` and
+`predict`. One bad request in a batch fails alone with a 4xx; nothing a client sends can kill the worker."""
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from ts.torch_handler.base_handler import BaseHandler
+
+from handlers.errors import REASONS, InvalidInput
+from handlers.wire import Request, Response, decode_row, error_body
+
+log = logging.getLogger(__name__)
+
+
+class SignatureHandler(BaseHandler):
+    """Shared work of every curriculum handler; subclasses implement `parse` and `predict`."""
+
+    signature: dict[str, Any]
+    max_batch: int
+
+    def initialize(self, context: Any) -> None:
+        """Load the model (BaseHandler), read signature.json, then warm up at batch 1 and the largest batch."""
+        super().initialize(context)
+        model_dir = Path(context.system_properties["model_dir"])
+        self.signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))
+        self.max_batch = max(1, int(context.system_properties.get("batch_size") or 1))
+        self.setup()
+        self.warm_up()
+
+    def setup(self) -> None:
+        """Kind-specific state read from the signature (vocabulary, sizes …)."""
+
+    def warm_up(self) -> None:
+        """Run the module once at batch 1 and once at the largest batch: TorchScript's profiling executor
+        optimises on the first calls, which would otherwise land on the first clients."""
+        with torch.inference_mode():
+            for batch in sorted({1, self.max_batch}):
+                self.model(*self.example_inputs(batch))
+
+    def example_inputs(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """Zeros shaped like the signature's inputs (free dimensions other than the batch set to 1)."""
+        tensors = []
+        for spec in self.signature["inputs"]:
+            shape = [batch if i == 0 else (1 if d == -1 else d) for i, d in enumerate(spec["shape"])]
+            tensors.append(torch.zeros(shape, dtype=getattr(torch, spec["dtype"]), device=self.device))
+        return tuple(tensors)
+
+    def handle(self, data: list[Any], context: Any) -> list[bytes]:
+        """Answer every request of the batch: the list returned always has the batch's length."""
+        self.context = context
+        responses: list[Response | None] = [None] * len(data)
+        parsed: list[tuple[int, Any]] = []
+        for i, row in enumerate(data):
+            try:
+                parsed.append((i, self.parse(decode_row(row, self._headers(context, i)))))
+            except InvalidInput as exc:
+                responses[i] = self._fail(context, i, exc.status, exc.message)
+        if parsed:
+            try:
+                with torch.inference_mode():
+                    results = self.predict([item for _, item in parsed])
+                for (i, _), result in zip(parsed, results, strict=True):
+                    responses[i] = result
+            except InvalidInput as exc:
+                for i, _ in parsed:
+                    responses[i] = self._fail(context, i, exc.status, exc.message)
+            except Exception:  # a bug or an exhausted device must fail these requests, not the worker
+                log.exception("prediction failed")
+                for i, _ in parsed:
+                    responses[i] = self._fail(context, i, 500, "prediction failed; see the model server log")
+        out = []
+        for i, response in enumerate(responses):
+            assert response is not None
+            context.set_response_content_type(i, response.content_type)
+            out.append(response.encode())
+        return out
+
+    def parse(self, request: Request) -> Any:
+        """Validate one request into the item `predict` consumes; raise InvalidInput on bad input."""
+        raise NotImplementedError
+
+    def predict(self, items: list[Any]) -> list[Response]:
+        """Answer the valid items of a batch, in order, ideally with one forward pass."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _headers(context: Any, index: int) -> dict[str, str]:
+        try:
+            headers = context.get_all_request_header(index) or {}
+        except (AttributeError, IndexError, KeyError):
+            headers = {}
+        return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+
+    @staticmethod
+    def _fail(context: Any, index: int, status: int, message: str) -> Response:
+        context.set_response_status(status, REASONS.get(status, "Bad Request"), index)
+        return error_body(message)
+
+
+def labelled(probabilities: torch.Tensor, labels: list[str], many: bool) -> Response:
+    """A classifier's answer: the most probable label and every probability, in the signature's label order."""
+    names = [labels[i] for i in probabilities.argmax(dim=1).tolist()]
+    rows = probabilities.tolist()
+    return Response({"label": names if many else names[0], "probabilities": rows if many else rows[0]})

@@ -1,0 +1,48 @@
+"""`python -m serving.archive`: one .mar per artifact folder into the model store."""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from serving.archive.builder import ArchiveError, build
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Archive every model under --artifacts (or the named ones) into --store."""
+    parser = _Parser(prog="python -m serving.archive", description=__doc__)
+    parser.add_argument("models", nargs="*", help="model names (default: every folder with a signature.json)")
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    parser.add_argument("--store", type=Path, default=Path("model_store"))
+    parser.add_argument("--device-type", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="deviceType in model-config.yaml (auto: gpu when CUDA is available here)")
+    args = parser.parse_args(argv)
+    if not args.artifacts.is_dir():
+        parser.error(f"artifacts folder not found: {args.artifacts} (run `make export`)")
+    folders = ([args.artifacts / m for m in args.models] if args.models
+               else sorted(p.parent for p in args.artifacts.glob("*/signature.json")))
+    if not folders:
+        parser.error(f"no artifact folders under {args.artifacts}")
+    device_type = args.device_type
+    if device_type == "auto":
+        import torch
+
+        device_type = "gpu" if torch.cuda.is_available() else "cpu"
+    try:
+        for folder in folders:
+            result = build(folder, args.store, device_type)
+            print(f"{result.name:22s} {result.kind:24s} v{result.version} → {result.path}")
+    except ArchiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""model-config.yaml: the per-model TorchServe settings an archive carries."""
+
+from typing import Any
+
+import yaml
+
+# Reasoned starting points; the load-test issue tunes them from measurement. One worker per model keeps eight
+# models inside two cores; the batch size comes from the model's signature.json ("serving").
+DEFAULTS: dict[str, Any] = {
+    "minWorkers": 1,
+    "maxWorkers": 1,
+    "batchSize": 1,
+    "maxBatchDelay": 5,
+    "responseTimeout": 30,
+    "startupTimeout": 120,
+}
+
+
+def render(serving: dict[str, Any], device_type: str) -> str:
+    """The YAML text: defaults, then the signature's serving hints, then the device."""
+    if device_type not in ("cpu", "gpu"):
+        raise ValueError(f"device type must be cpu or gpu, got {device_type!r}")
+    config = dict(DEFAULTS)
+    if "batch_size" in serving:
+        config["batchSize"] = int(serving["batch_size"])
+    if "max_batch_delay_ms" in serving:
+        config["maxBatchDelay"] = int(serving["max_batch_delay_ms"])
+    if "response_timeout_s" in serving:
+        config["responseTimeout"] = int(serving["response_timeout_s"])
+    config["deviceType"] = device_type
+    return yaml.safe_dump(config, sort_keys=True)
