@@ -61,6 +61,9 @@ class SignatureHandler(BaseHandler):
                 parsed.append((i, self.parse(decode_row(row, self._headers(context, i)))))
             except InvalidInput as exc:
                 responses[i] = self._fail(context, i, exc.status, exc.message)
+            except Exception:
+                log.exception("parse failed")
+                responses[i] = self._fail(context, i, 500, "could not read the request; see the model server log")
         if parsed:
             try:
                 with torch.inference_mode():
@@ -77,8 +80,13 @@ class SignatureHandler(BaseHandler):
         out = []
         for i, response in enumerate(responses):
             assert response is not None
+            try:
+                encoded = response.encode()
+            except ValueError:
+                response = self._fail(context, i, 500, "the model produced a value JSON cannot carry (NaN or infinity)")
+                encoded = response.encode()
             context.set_response_content_type(i, response.content_type)
-            out.append(response.encode())
+            out.append(encoded)
         return out
 
     def parse(self, request: Request) -> Any:

@@ -32,6 +32,10 @@ def number(value: Any, name: str) -> float:
 
 def integer(value: Any, name: str, low: int, high: int) -> int:
     """An integer in [low, high] (a whole float such as 3.0 is accepted)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not low <= value <= high:
+            raise InvalidInput(f"'{name}' must be between {low} and {high}, got {value}")
+        return value
     as_float = number(value, name)
     if not as_float.is_integer():
         raise InvalidInput(f"'{name}' must be an integer, got {value!r:.40}")

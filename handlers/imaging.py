@@ -10,6 +10,7 @@ from handlers.errors import InvalidInput, PayloadTooLarge
 
 MAX_PIXELS = 4096 * 4096  # a phone photo fits; a decompression bomb does not
 MODES = {1: "L", 3: "RGB"}
+Image.MAX_IMAGE_PIXELS = None  # the size check below reads the header first; PIL's own check would raise before it
 
 
 def decode(data: bytes, channels: int, height: int, width: int) -> torch.Tensor:
@@ -25,7 +26,7 @@ def decode(data: bytes, channels: int, height: int, width: int) -> torch.Tensor:
             w, h = image.size  # read from the header, before any pixel is decoded
             if w * h > MAX_PIXELS:
                 raise PayloadTooLarge(f"image of {w}x{h} pixels is larger than {MAX_PIXELS} pixels")
-            converted = image.convert(MODES[channels]).resize((width, height), Image.Resampling.BOX)
+            converted = _eight_bit(image).convert(MODES[channels]).resize((width, height), Image.Resampling.BOX)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, InvalidInput):
             raise
@@ -33,6 +34,13 @@ def decode(data: bytes, channels: int, height: int, width: int) -> torch.Tensor:
     pixels = np.asarray(converted, dtype=np.float32) / 255.0
     tensor = torch.from_numpy(pixels)
     return tensor.unsqueeze(0) if channels == 1 else tensor.permute(2, 0, 1).contiguous()
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit greyscale scaled to 8 bits (PIL's convert would clip it to white)."""
+    if image.mode.startswith("I"):
+        return Image.fromarray((np.asarray(image, dtype=np.float32) / 257).round().astype(np.uint8))
+    return image
 
 
 def encode_png(image: torch.Tensor) -> bytes:

@@ -30,7 +30,8 @@ class Prompt:
     seed: int
 
 
-def parse_prompt(fields: dict[str, Any], index: dict[str, int], cap: int, max_prompt: int) -> Prompt:
+def parse_prompt(fields: dict[str, Any], index: dict[str, int], cap: int, max_prompt: int,
+                 default_temperature: float = 0.8, default_top_k: int = 0) -> Prompt:
     """Validate prompt and options against the vocabulary and the model's cap on new tokens."""
     prompt = fields.get("prompt", fields.get("text"))
     if not isinstance(prompt, str):
@@ -45,8 +46,8 @@ def parse_prompt(fields: dict[str, Any], index: dict[str, int], cap: int, max_pr
     return Prompt(
         tokens=torch.tensor([index[ch] for ch in text], dtype=torch.long),
         max_new_tokens=integer(fields.get("max_new_tokens", min(64, cap)), "max_new_tokens", 1, cap),
-        temperature=bounded(fields.get("temperature", 0.8), "temperature", 0.0, 5.0),
-        top_k=integer(fields.get("top_k", 0), "top_k", 0, len(index)),
+        temperature=bounded(fields.get("temperature", default_temperature), "temperature", 0.0, 5.0),
+        top_k=integer(fields.get("top_k", default_top_k), "top_k", 0, len(index)),
         seed=seed_of(fields),
     )
 
@@ -55,7 +56,7 @@ def sample(logits: torch.Tensor, prompts: list[Prompt], generators: list[torch.G
     """One next token per row: greedy at temperature 0, else softmax(logits / T) over the top-k."""
     tokens = []
     for row, prompt, generator in zip(logits, prompts, generators, strict=True):
-        if prompt.temperature == 0.0:
+        if prompt.temperature < 1e-4:
             tokens.append(row.argmax())
             continue
         scaled = row / prompt.temperature

@@ -31,7 +31,9 @@ class TextGenerationHandler(SignatureHandler):
                 fields = {"prompt": request.raw.decode("utf-8")}
             except UnicodeDecodeError:
                 raise InvalidInput("a raw prompt must be UTF-8 text") from None
-        return parse_prompt(fields, self.index, self.cap, MAX_PROMPT_CHARS)
+        return parse_prompt(fields, self.index, self.cap, MAX_PROMPT_CHARS,
+                            float(self.signature.get("default_temperature", 0.8)),
+                            int(self.signature.get("default_top_k", 0)))
 
     def predict(self, items: list[Any]) -> list[Response]:
         prompts: list[Prompt] = items

@@ -64,7 +64,8 @@ def _from_bytes(data: bytes, headers: dict[str, str]) -> Request:
     if not data:
         raise InvalidInput("empty request body")
     content_type = headers.get("content-type", "")
-    if "json" in content_type or data[:1] in (b"{", b"["):
+    sniff = not content_type.startswith("text/") and data[:1] in (b"{", b"[")
+    if "json" in content_type or sniff:
         try:
             parsed = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -103,6 +104,9 @@ def base64_bytes(value: Any, name: str) -> bytes:
         return value
     if not isinstance(value, str):
         raise InvalidInput(f"'{name}' must be a base64-encoded string")
+    if value.startswith("data:") and ";base64," in value:  # a data URL, as browsers produce
+        value = value.split(";base64,", 1)[1]
+    value = "".join(value.split())  # line-wrapped output of the base64 tool
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
