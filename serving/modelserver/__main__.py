@@ -1,0 +1,7 @@
+"""`python -m serving.modelserver`: see `serving.modelserver.cli`."""
+
+import sys
+
+from serving.modelserver.cli import main
+
+sys.exit(main())

@@ -1,0 +1,59 @@
+"""The API keys TorchServe generates at every start and writes to `<ts_home>/key_file.json` (mode 600).
+
+Clients send `Authorization: Bearer <key>`: the inference key on the inference port (including `/ping`),
+the management key on the management port. A missing or wrong key is answered with HTTP 400.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from serving.modelserver.errors import ModelServerError
+
+KEY_FILE = "key_file.json"
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """The inference and management keys of one running TorchServe."""
+
+    inference: str
+    management: str
+
+    def inference_headers(self) -> dict[str, str]:
+        """Headers for a request to the inference API."""
+        return {"Authorization": f"Bearer {self.inference}"}
+
+    def management_headers(self) -> dict[str, str]:
+        """Headers for a request to the management API."""
+        return {"Authorization": f"Bearer {self.management}"}
+
+    def __repr__(self) -> str:
+        # Keys are secrets: keep them out of logs and tracebacks.
+        return "TokenKeys(inference=***, management=***)"
+
+
+def parse_keys(text: str) -> TokenKeys:
+    """The keys in the text of a key file: `{"inference": {"key": ...}, "management": {"key": ...}, ...}`."""
+    try:
+        data = json.loads(text)
+        inference, management = data["inference"]["key"], data["management"]["key"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ModelServerError(f"TorchServe's key file is malformed ({type(error).__name__}: {error})") from None
+    if not (isinstance(inference, str) and inference and isinstance(management, str) and management):
+        raise ModelServerError("TorchServe's key file holds an empty or non-string key")
+    return TokenKeys(inference=inference, management=management)
+
+
+def read_keys(ts_home: Path) -> TokenKeys:
+    """The keys of the TorchServe whose working directory is `ts_home`; ModelServerError when not readable."""
+    path = ts_home / KEY_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelServerError(f"{path} does not exist: TorchServe is not running from {ts_home}") from None
+    except OSError as error:
+        raise ModelServerError(f"cannot read {path}: {error.strerror}") from None
+    return parse_keys(text)
