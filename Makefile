@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARTIFACTS ?= artifacts
 PROFILE ?= quick
 
-.PHONY: setup train export archive serve test lint loadtest bench clean
+.PHONY: setup train export archive serve stop test lint loadtest bench clean
 
 setup: $(STAMP)
 
@@ -26,9 +26,12 @@ export: setup  ## train and export only the models whose artifacts are missing
 archive: export  ## one reproducible .mar per model into model_store/
 	$(PY) -m serving.archive --artifacts $(ARTIFACTS) --store model_store
 
-serve: export
-	@echo "Artifacts are ready in $(ARTIFACTS)/."
-	@echo "make serve: serving is not built yet — TorchServe (issue #3) and the gateway (issue #4) come next."
+serve: archive  ## TorchServe with every curriculum model on 127.0.0.1 (`make stop` stops it)
+	$(PY) -m serving.modelserver start --model-store model_store
+	@echo "The FastAPI gateway in front of TorchServe comes with issue #4. Stop with: make stop"
+
+stop: setup
+	$(PY) -m serving.modelserver stop
 
 test: setup
 	$(PY) -m pytest
@@ -44,4 +47,4 @@ bench: setup
 	@echo "make bench: the serving benchmark is not built yet (issue #5)"; exit 1
 
 clean:
-	rm -rf $(ARTIFACTS) reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(ARTIFACTS) model_store .torchserve reports .pytest_cache .mypy_cache .ruff_cache

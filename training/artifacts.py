@@ -22,6 +22,8 @@ METRICS_FILE = "metrics.json"
 CARD_FILE = "model_card.md"
 CURVE_FILE = "curve.png"
 ARTIFACT_FILES = (MODEL_FILE, SIGNATURE_FILE, METRICS_FILE, CARD_FILE, CURVE_FILE)
+# Bumped whenever signature.json gains or changes a field, so `train --missing` rebuilds older artifacts.
+FORMAT_VERSION = 2
 
 
 def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +31,7 @@ def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any]
     return {
         "name": spec.name,
         "version": spec.version,
+        "artifact_format": FORMAT_VERSION,
         "kind": str(spec.kind),
         "dataset": spec.dataset,
         "inputs": [t.resolve(dims) for t in spec.inputs],

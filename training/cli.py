@@ -149,7 +149,10 @@ def _up_to_date(folder: Path, name: str, options: RunOptions, overrides: dict[st
         return False
     done = artifacts.read_json(folder / artifacts.METRICS_FILE)
     wanted = registry.get(name).hparams_for(options.profile, overrides)
-    dataset = artifacts.read_json(folder / artifacts.SIGNATURE_FILE)["dataset"]
+    signature = artifacts.read_json(folder / artifacts.SIGNATURE_FILE)
+    if signature.get("artifact_format") != artifacts.FORMAT_VERSION:
+        return False
+    dataset = signature["dataset"]
     return (done.get("hparams") == wanted and done.get("profile") == options.profile
             and done.get("seed") == options.seed and dataset == (options.dataset or registry.get(name).dataset))
 

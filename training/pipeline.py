@@ -45,7 +45,10 @@ def train_and_export(name: str, options: RunOptions, overrides: dict[str, Any] |
     result = spec.recipe(ctx)
     seconds = time.perf_counter() - started
 
-    signature = artifacts.build_signature(spec, result.dims, result.extra)
+    example = result.extra.get("example") or {
+        t.name: result.example_inputs[i][0].tolist() for i, t in enumerate(spec.inputs)
+    }
+    signature = artifacts.build_signature(spec, result.dims, {**result.extra, "example": example})
     scripted = export.to_torchscript(result.module, result.example_inputs, trace=result.trace)
     parity = export.check_parity(result.module, scripted, result.example_inputs)
     export.check_signature(scripted, result.example_inputs, signature["inputs"], signature["outputs"])

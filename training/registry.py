@@ -91,6 +91,8 @@ class ModelSpec:
     search_space: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     serving: Mapping[str, Any] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    # What tuning maximises (or minimises) when it should not be the floor's figure itself.
+    tune_metric: str | None = None
     version: str = "1.0"
 
     def hparams_for(self, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from serving.examples import example_request
 from serving.modelserver.errors import InvalidSetup, ModelServerError
 from serving.modelserver.runner import start, status, stop
 from serving.modelserver.settings import ModelServerSettings
@@ -56,6 +58,16 @@ def _settings(args: argparse.Namespace) -> ModelServerSettings:
         raise UsageError(f"invalid settings: {where + ': ' if where else ''}{message}") from None
 
 
+def sample_requests(store: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(model, example request) for every archive in the store, from the signature.json it carries."""
+    samples = []
+    for archive in sorted(store.glob("*.mar")):
+        with zipfile.ZipFile(archive) as mar:
+            signature = json.loads(mar.read("signature.json"))
+        samples.append((signature["name"], example_request(signature)))
+    return samples
+
+
 def _print_ready(settings: ModelServerSettings) -> None:
     report = status(settings)
     print(f"TorchServe is ready with {len(report['models'])} model(s): {', '.join(sorted(report['models']))}")
@@ -63,6 +75,13 @@ def _print_ready(settings: ModelServerSettings) -> None:
     print(f"  management: {settings.management_url}")
     print(f"  metrics:    {settings.metrics_url}")
     print(f"  keys:       {Path(report['home']) / 'key_file.json'}")
+    print("Try it (TorchServe wants its inference key):")
+    key_file = Path(report["home"]).resolve() / "key_file.json"
+    reader = f'import json; print(json.load(open("{key_file}"))["inference"]["key"])'
+    print(f"  export TS_KEY=$(python3 -c '{reader}')")
+    for name, request in sample_requests(settings.ts_model_store):
+        print(f"  curl -s -H \"Authorization: Bearer $TS_KEY\" -H 'Content-Type: application/json' "
+              f"{settings.inference_url}/predictions/{name} -d '{json.dumps(request)}'")
 
 
 def run(argv: list[str]) -> int:

@@ -81,7 +81,7 @@ def test_transfer_accepts_local_pretrained_weights(tmp_path: Path) -> None:
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
     out = tmp_path / "artifacts"
     result = run_cli("train", "transfer_cnn", "--pretrained-weights", str(weights), "--artifacts", str(out),
-                     "--set", "head_epochs=1", "--set", "finetune_epochs=1", "--quiet")
+                     "--set", "head_epochs=1", "--set", "finetune_epochs=1", "--set", "scratch_epochs=1", "--quiet")
     assert result.returncode in (0, 1), result.stderr[-2000:]  # 1: a one-epoch run may miss the floor
     signature = json.loads((out / "transfer_cnn" / "signature.json").read_text())
     assert signature["pretrained_from"] == "resnet18.pth"

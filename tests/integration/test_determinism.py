@@ -16,7 +16,8 @@ SHORT = {
     "mlp_classifier": {"epochs": 10},
     "cnn_digits": {"epochs": 2},
     "char_rnn": {"steps": 20, "hidden": 64},
-    "transfer_cnn": {"pretrain_images": 300, "pretrain_epochs": 1, "head_epochs": 1, "finetune_epochs": 1},
+    "transfer_cnn": {"pretrain_images": 300, "pretrain_epochs": 1, "head_epochs": 1, "finetune_epochs": 1,
+                     "scratch_epochs": 1},
     "dcgan_digits": {"steps": 30},
     "dqn_cartpole": {"steps": 1500, "warmup_steps": 200, "epsilon_decay_steps": 500, "validate_every": 500},
 }

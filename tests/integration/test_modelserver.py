@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ import torch
 from serving.modelserver import ModelServerError, ModelServerSettings, read_keys, start, status, stop
 from serving.modelserver.paths import ServerPaths
 from serving.modelserver.processes import process_tree, server_process
+from tests.servers import port_is_free, settings_for
 
 HANDLER = '''
 import json
@@ -69,35 +68,6 @@ def build_archive(workdir: Path, handler_source: str) -> Path:
                     "--serialized-file", "model.pt", "--export-path", str(store),
                     "--config-file", "model-config.yaml"], cwd=workdir, check=True, timeout=120)
     return store
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports free on 127.0.0.1 (all held open at once, so none is handed out twice)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def settings_for(store: Path, home: Path, **overrides: object) -> ModelServerSettings:
-    """Settings for a server under `home` on free ports (all five: a second server must never clash)."""
-    names = ("ts_inference_port", "ts_management_port", "ts_metrics_port", "ts_grpc_inference_port",
-             "ts_grpc_management_port")
-    ports = dict(zip(names, free_ports(len(names)), strict=True))
-    # a healthy echo server is ready in seconds; a broken one should fail the test well before three minutes
-    return ModelServerSettings.model_validate({"ts_model_store": store, "ts_home": home, "ts_startup_timeout_s": 90,
-                                               **ports, **overrides})
 
 
 def alive(process: psutil.Process) -> bool:

@@ -50,8 +50,9 @@ def char_language_model(ctx: RecipeContext) -> TrainResult:
     metrics = {"validation_ce": ce, "unigram_entropy": entropy, "ce_ratio": ce / entropy,
                "bits_per_char": ce / math.log(2)}
     example = (corpus.validation[: 4 * 16].reshape(4, 16), torch.zeros(4, dims["layers"], dims["hidden"]))
+    prompt = "".join(corpus.vocab[i] for i in corpus.validation[:40].tolist())
     extra = {"vocab": corpus.vocab, "max_new_tokens": int(hp["max_new_tokens"]),
-             "default_temperature": 0.8, "default_top_k": 0}
+             "default_temperature": 0.8, "default_top_k": 0, "example": {"prompt": prompt}}
     return TrainResult(model, example, metrics, history, dims, extra)
 
 

@@ -56,8 +56,7 @@ def transfer_learning(ctx: RecipeContext) -> TrainResult:
 
     torch.manual_seed(ctx.seed)
     scratch = ctx.spec.build(dims, hp).to(ctx.device)
-    stage(scratch, x_few, y_few, int(hp["head_epochs"]) + int(hp["finetune_epochs"]), float(hp["lr"]),
-          "scratch", digits)
+    stage(scratch, x_few, y_few, int(hp["scratch_epochs"]), float(hp["lr"]), "scratch", digits)
 
     transferred = accuracy(net, digits.x_test, digits.y_test)
     from_scratch = accuracy(scratch, digits.x_test, digits.y_test)
