@@ -17,12 +17,10 @@ from training import registry
 MODELS = registry.names()
 
 
-@pytest.fixture(scope="module")
-def store(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("store")
-    for name in MODELS:
-        build(artifacts_dir / name, target, "cpu")
-    return target
+@pytest.fixture
+def store(model_store: Path) -> Path:
+    """The session's archives (built by tests/integration/conftest.py with the builder under test)."""
+    return model_store
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,31 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
-from serving.archive.builder import build
-from serving.modelserver import ModelServerSettings, read_keys, start, stop
-from tests.servers import settings_for
+from serving.modelserver import ModelServerSettings, read_keys
 from training import export, registry
 from training.data import images, tabular
-
-
-@pytest.fixture(scope="module")
-def server(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServerSettings]:
-    store = tmp_path_factory.mktemp("store")
-    for name in registry.names():
-        build(artifacts_dir / name, store, "cpu")
-    settings = settings_for(store, tmp_path_factory.mktemp("ts") / "home", startup_timeout_s=300)
-    start(settings)
-    try:
-        yield settings
-    finally:
-        stop(settings)
-
-
-@pytest.fixture(scope="module")
-def client(server: ModelServerSettings) -> Iterator[httpx.Client]:
-    headers = read_keys(server.ts_home).inference_headers()
-    with httpx.Client(base_url=server.inference_url, headers=headers, timeout=60) as http:
-        yield http
 
 
 def _module(artifacts_dir: Path, name: str) -> torch.jit.ScriptModule:

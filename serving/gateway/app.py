@@ -1,0 +1,53 @@
+"""The gateway application: the stack's only public entry point, in front of a private TorchServe."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from serving.gateway import errors, routes_health, routes_v1, routes_v2
+from serving.gateway.catalog import Catalog
+from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
+from serving.gateway.security import Admission, ApiKeys
+from serving.gateway.settings import GatewaySettings, get_settings
+from serving.gateway.state import GatewayState
+from serving.gateway.upstream import TorchServeClient
+from serving.modelserver.settings import ModelServerSettings
+from serving.modelserver.settings import get_settings as get_model_server_settings
+
+log = logging.getLogger("serving.gateway")
+
+
+def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None) -> FastAPI:
+    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses."""
+    settings = settings or get_settings()
+    model_server = model_server or get_model_server_settings()
+    catalog = Catalog.from_store(settings.gateway_model_store)
+    metrics = GatewayMetrics(known_models=set(catalog.names()))
+    keys = ApiKeys(settings.api_keys())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstream = TorchServeClient(model_server.inference_url, model_server.management_url, model_server.ts_home,
+                                    settings.gateway_upstream_timeout_s, settings.gateway_max_concurrency)
+        app.state.gateway = GatewayState(settings, catalog, upstream, keys, Admission(settings.gateway_max_concurrency),
+                                         metrics)
+        if not keys.enabled:
+            log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
+                        settings.gateway_profile)
+        log.info("gateway serving %d models: %s", len(catalog.names()), ", ".join(catalog.names()))
+        try:
+            yield
+        finally:
+            await upstream.aclose()
+
+    app = FastAPI(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
+                  description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.")
+    errors.install(app)
+    app.include_router(routes_health.router())
+    app.include_router(routes_v1.router(catalog))
+    app.include_router(routes_v2.router(catalog))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,22 @@
+"""The gateway's observability: request ids, Prometheus metrics and JSON access logs, as pure ASGI middleware.
+
+    configure_logging(settings.gateway_log_level)            # once, before uvicorn.run(..., log_config=None)
+    metrics = GatewayMetrics(known_models=catalog.names())
+    app.add_middleware(MetricsMiddleware, metrics=metrics)   # inner: counts, times and logs each request
+    app.add_middleware(RequestIdMiddleware)                  # added last = outermost: every line gets the id
+    body, content_type = metrics.render()                    # GET /metrics
+"""
+
+from serving.gateway.logs import (
+    REQUEST_ID_HEADER,
+    JsonFormatter,
+    RequestIdMiddleware,
+    configure_logging,
+    current_request_id,
+    redact,
+    request_id_var,
+)
+from serving.gateway.metrics import GatewayMetrics, MetricsMiddleware, UpstreamErrorReason
+
+__all__ = ["REQUEST_ID_HEADER", "GatewayMetrics", "JsonFormatter", "MetricsMiddleware", "RequestIdMiddleware",
+           "UpstreamErrorReason", "configure_logging", "current_request_id", "redact", "request_id_var"]

@@ -1,0 +1,79 @@
+"""REST v1: friendly JSON. The prediction body goes to TorchServe untouched (no parse, no re-encode), so
+the gateway adds as little as it can; the handler validates it and its 4xx comes back as is."""
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from serving.gateway.catalog import Catalog
+from serving.gateway.errors import InvalidInput, UnsupportedMediaType
+from serving.gateway.forward import forward
+from serving.gateway.observability import current_request_id
+from serving.gateway.security import read_body
+from serving.gateway.state import State, require_key
+
+MEDIA_TYPES = {
+    "regression": ("application/json",),
+    "tabular-classification": ("application/json",),
+    "image-classification": ("application/json", "image/png", "image/jpeg"),
+    "text-generation": ("application/json", "text/plain"),
+    "image-generation": ("application/json",),
+    "policy": ("application/json",),
+}
+
+
+def router(catalog: Catalog) -> APIRouter:
+    """The v1 routes, with one working OpenAPI example per model in the catalog."""
+    api = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(require_key)])
+
+    @api.get("/models", summary="Every served model with its kind, version and readiness")
+    async def list_models(state: State) -> list[dict[str, Any]]:
+        ready = await asyncio.gather(*(state.upstream.ready(m.name) for m in state.catalog))
+        return [{"name": m.name, "kind": m.kind, "version": m.version, "ready": r}
+                for m, r in zip(state.catalog, ready, strict=True)]
+
+    @api.get("/models/{name}", summary="A model's signature, metrics, model card and an example request")
+    async def describe(name: str, state: State) -> dict[str, Any]:
+        entry = state.catalog.get(name)
+        signature = {k: v for k, v in entry.signature.items() if k not in ("example", "vocab")}
+        return {"name": entry.name, "kind": entry.kind, "version": entry.version, "signature": signature,
+                "metrics": entry.metrics, "model_card": entry.card, "example_request": entry.example(),
+                "ready": await state.upstream.ready(entry.name)}
+
+    @api.post("/models/{name}/predict", summary="Predict with a model (JSON shaped for its kind)",
+              openapi_extra=_predict_docs(catalog), response_class=Response)
+    async def predict(name: str, request: Request, state: State) -> Response:
+        entry = state.catalog.get(name)
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type not in MEDIA_TYPES[entry.kind]:
+            allowed = ", ".join(MEDIA_TYPES[entry.kind])
+            raise UnsupportedMediaType(f"{entry.kind} models take {allowed}, not {content_type or 'nothing'}")
+        body = await read_body(request, state.settings.gateway_max_body_bytes)
+        if not body:
+            raise InvalidInput("empty request body")
+        result = await forward(state, entry, body, content_type, request.headers.get("accept"),
+                               current_request_id())
+        return Response(result.body, media_type=result.content_type)
+
+    return api
+
+
+def _predict_docs(catalog: Catalog) -> dict[str, Any]:
+    examples = {m.name: {"summary": f"{m.name} ({m.kind})", "value": m.example()} for m in catalog}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}, "examples": examples},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        "responses": {
+            "200": {"description": "The model's answer",
+                    "content": {"application/json": {"schema": {"type": "object"}},
+                                "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+        },
+    }

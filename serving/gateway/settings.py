@@ -1,0 +1,62 @@
+"""The gateway's typed settings, from the environment and `.env`; unsafe values are refused outside the local
+profile. Fields are named like their environment variables (GATEWAY_PORT → gateway_port)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from serving.modelserver.settings import is_loopback
+
+MIB = 1024 * 1024
+
+
+class GatewaySettings(BaseSettings):
+    """How the gateway listens, whom it lets in, and how it protects TorchServe behind it."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    gateway_profile: Literal["local", "production"] = "local"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=1, le=65535)
+    # API keys: comma-separated here and/or one per line in a file (a mounted Kubernetes Secret).
+    gateway_api_keys: SecretStr = SecretStr("")
+    gateway_api_keys_file: Path | None = None
+    # Health and metrics answer without a key, as probes and Prometheus expect; set false to guard them too.
+    gateway_open_health: bool = True
+    # The largest legitimate request is one encoded image or a batch of feature rows.
+    gateway_max_body_bytes: int = Field(default=8 * MIB, gt=0)
+    gateway_upstream_timeout_s: float = Field(default=30.0, gt=0)
+    # Requests in flight beyond this get 429 at once instead of queueing without bound.
+    gateway_max_concurrency: int = Field(default=128, gt=0)
+    gateway_model_store: Path = Path("model_store")
+    gateway_log_level: str = "INFO"
+
+    def api_keys(self) -> tuple[str, ...]:
+        """Every accepted key (blank lines and surrounding spaces ignored)."""
+        keys = [k.strip() for k in self.gateway_api_keys.get_secret_value().split(",")]
+        if self.gateway_api_keys_file is not None:
+            keys += [line.strip() for line in self.gateway_api_keys_file.read_text(encoding="utf-8").splitlines()]
+        return tuple(k for k in keys if k)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Self:
+        if self.gateway_api_keys_file is not None and not self.gateway_api_keys_file.is_file():
+            raise ValueError(f"GATEWAY_API_KEYS_FILE {self.gateway_api_keys_file} does not exist")
+        if self.gateway_profile == "local":
+            if not is_loopback(self.gateway_host):
+                raise ValueError("the local profile binds to loopback only; set GATEWAY_PROFILE=production "
+                                 "(with API keys) to listen on other addresses")
+        elif not self.api_keys():
+            raise ValueError("the production profile needs API keys: set GATEWAY_API_KEYS or GATEWAY_API_KEYS_FILE")
+        elif any(len(k) < 16 for k in self.api_keys()):
+            raise ValueError("API keys must be at least 16 characters in the production profile")
+        return self
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    """The process's settings (a FastAPI dependency; tests override it)."""
+    return GatewaySettings()

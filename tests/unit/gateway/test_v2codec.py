@@ -1,0 +1,591 @@
+"""The Open Inference Protocol v2 codec against the wire format tritonclient itself writes and reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from tritonclient.http import _utils as triton_utils
+
+from serving.gateway.v2codec import (
+    HEADER_LENGTH,
+    MAX_JSON_DEPTH,
+    CodecError,
+    InferRequest,
+    OutputError,
+    RequestedOutput,
+    Tensor,
+    decode_base64,
+    encode_response,
+    parse_header_length,
+    parse_request,
+)
+
+FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+NUMERIC = {"BOOL": np.bool_, "UINT8": np.uint8, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32,
+           "INT64": np.int64, "FP16": np.float16, "FP32": np.float32, "FP64": np.float64}
+
+
+def _extremes(datatype: str) -> np.ndarray:
+    """A 2x3 array of the datatype holding its edge values."""
+    dtype = np.dtype(NUMERIC[datatype])
+    if dtype.kind == "b":
+        values: list[Any] = [True, False, True, True, False, False]
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        values = [info.min, info.max, 0, 1, info.max - 1, info.min + 1]
+    else:
+        finfo = np.finfo(dtype)
+        values = [finfo.min, finfo.max, finfo.tiny, -0.0, 1 / 3, finfo.eps]
+    return np.array(values, dtype=dtype).reshape(2, 3)
+
+
+def _triton_input(name: str, array: np.ndarray, datatype: str, binary: bool) -> triton.InferInput:
+    tensor = triton.InferInput(name, list(array.shape), datatype)
+    tensor.set_data_from_numpy(array, binary_data=binary)
+    return tensor
+
+
+def _triton_body(inputs: list[triton.InferInput], outputs: list[triton.InferRequestedOutput] | None = None,
+                 request_id: str = "", **kwargs: Any) -> tuple[bytes, int | None]:
+    """The body (and Inference-Header-Content-Length) tritonclient's InferenceServerClient.infer sends."""
+    arguments: dict[str, Any] = {"sequence_id": 0, "sequence_start": False, "sequence_end": False, "priority": 0,
+                                 "timeout": None, "custom_parameters": None} | kwargs
+    body, json_size = triton_utils._get_inference_request(inputs=inputs, request_id=request_id, outputs=outputs,
+                                                          **arguments)
+    return body, json_size
+
+
+def _body(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
+def _request(inputs: list[dict[str, Any]], **fields: Any) -> bytes:
+    return _body({"inputs": inputs, **fields})
+
+
+def _fp32(data: Any, shape: list[Any] | None = None, **fields: Any) -> dict[str, Any]:
+    return {"name": "x", "shape": [len(data)] if shape is None else shape, "datatype": "FP32", "data": data, **fields}
+
+
+def _only(request: InferRequest) -> Tensor:
+    assert len(request.inputs) == 1
+    return request.inputs[0]
+
+
+# --- requests as tritonclient writes them ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+@pytest.mark.parametrize("datatype", list(NUMERIC))
+def test_numeric_inputs_come_back_exactly(datatype: str, binary: bool) -> None:
+    array = _extremes(datatype)
+    body, json_size = _triton_body([_triton_input("x", array, datatype, binary)])
+    tensor = _only(parse_request(body, json_size))
+    assert (tensor.name, tensor.datatype, tensor.shape, tensor.binary, tensor.parameters) == \
+        ("x", datatype, (2, 3), binary, {})
+    assert isinstance(tensor.data, np.ndarray)
+    assert tensor.data.dtype == array.dtype
+    np.testing.assert_array_equal(tensor.data, array, strict=True)
+    assert tensor.data.flags.writeable
+
+
+def test_bytes_inputs_come_back_as_bytes_and_say_how_they_came() -> None:
+    text = np.array([[b"hello", "h\u00e9llo".encode()], [b"", b"a b"]], dtype=np.object_)
+    raw = np.array([b"\x89PNG\r\n\x1a\n\x00", b"\xff\xfe", b""], dtype=np.object_)
+    body, json_size = _triton_body([_triton_input("text", text, "BYTES", binary=False),
+                                    _triton_input("raw", raw, "BYTES", binary=True)])
+    as_json, as_binary = parse_request(body, json_size).inputs
+    assert (as_json.shape, as_json.binary) == ((2, 2), False)
+    assert as_json.data == [b"hello", "h\u00e9llo".encode(), b"", b"a b"]
+    assert (as_binary.shape, as_binary.binary) == ((3,), True)
+    assert as_binary.data == [b"\x89PNG\r\n\x1a\n\x00", b"\xff\xfe", b""]
+
+
+def test_binary_chunks_are_handed_out_in_input_order() -> None:
+    a, b, c = np.arange(4, dtype=np.int32), np.array([0.5], dtype=np.float64), np.array([b"xyz"], dtype=np.object_)
+    body, json_size = _triton_body([_triton_input("a", a, "INT32", True), _triton_input("j", a, "INT32", False),
+                                    _triton_input("b", b, "FP64", True), _triton_input("c", c, "BYTES", True)])
+    request = parse_request(body, json_size)
+    assert [t.name for t in request.inputs] == ["a", "j", "b", "c"]
+    assert [t.binary for t in request.inputs] == [True, False, True, True]
+    np.testing.assert_array_equal(request.inputs[0].data, a, strict=True)
+    np.testing.assert_array_equal(request.inputs[1].data, a.astype(np.int32), strict=True)
+    np.testing.assert_array_equal(request.inputs[2].data, b, strict=True)
+    assert request.inputs[3].data == [b"xyz"]
+
+
+def test_empty_tensors_are_accepted() -> None:
+    empty = np.empty((0, 3), dtype=np.float32)
+    body, json_size = _triton_body([_triton_input("f", empty, "FP32", True),
+                                    _triton_input("s", np.array([], dtype=np.object_), "BYTES", True),
+                                    _triton_input("j", np.empty((2, 0), dtype=np.int64), "INT64", False)])
+    f, s, j = parse_request(body, json_size).inputs
+    assert isinstance(f.data, np.ndarray)
+    assert isinstance(j.data, np.ndarray)
+    assert (f.shape, f.data.shape, s.data, j.data.shape) == ((0, 3), (0, 3), [], (2, 0))
+
+
+def test_requested_outputs_and_request_fields_are_kept() -> None:
+    body, json_size = _triton_body(
+        [_triton_input("x", np.ones(2, np.float32), "FP32", False)],
+        [triton.InferRequestedOutput("probabilities", binary_data=True), triton.InferRequestedOutput("label", False)],
+        request_id="r-\u00e9-1", priority=3, timeout=1000, custom_parameters={"temperature": 0.5})
+    assert json_size is None  # no binary input: tritonclient sends no Inference-Header-Content-Length
+    request = parse_request(body, json_size)
+    assert request.id == "r-\u00e9-1"
+    assert request.parameters == {"priority": 3, "timeout": 1000, "temperature": 0.5}
+    assert request.requested_outputs == [RequestedOutput("probabilities", True), RequestedOutput("label", False)]
+    assert request.binary_output_default is False
+    assert request.binary_names(["label", "probabilities", "other"]) == {"probabilities"}
+
+
+def test_no_requested_outputs_means_all_binary_for_tritonclient() -> None:
+    body, json_size = _triton_body([_triton_input("x", np.ones(1, np.float32), "FP32", True)])
+    request = parse_request(body, json_size)
+    assert (request.id, request.requested_outputs, request.binary_output_default) == (None, [], True)
+    assert request.parameters == {"binary_data_output": True}
+    assert request.binary_names(["a", "b"]) == {"a", "b"}
+
+
+def test_a_requested_output_without_binary_data_follows_the_request_default() -> None:
+    body = _request([_fp32([1])], outputs=[{"name": "a"}, {"name": "b", "parameters": {"binary_data": False}}],
+                    parameters={"binary_data_output": True})
+    assert parse_request(body, None).requested_outputs == [RequestedOutput("a", True), RequestedOutput("b", False)]
+
+
+def test_nested_row_major_data_and_parameters() -> None:
+    body = _request([{"name": "x", "shape": [2, 2], "datatype": "INT64", "data": [[1, 2.0], [3, 4]],
+                      "parameters": {"content_type": "np"}}])
+    tensor = _only(parse_request(body, None))
+    np.testing.assert_array_equal(tensor.data, np.array([[1, 2], [3, 4]], dtype=np.int64), strict=True)
+    assert tensor.parameters == {"content_type": "np"}
+
+
+def test_json_may_nest_exactly_as_deep_as_allowed() -> None:
+    dims = MAX_JSON_DEPTH - 3  # the request object, 'inputs' and the input object hold the data lists
+    data: Any = 1.5
+    for _ in range(dims):
+        data = [data]
+    assert _only(parse_request(_request([_fp32(data, [1] * dims)]), None)).shape == (1,) * dims
+    with pytest.raises(CodecError, match=f"nested deeper than {MAX_JSON_DEPTH} levels"):
+        parse_request(_request([_fp32([data], [1] * (dims + 1))]), None)
+
+
+# --- responses as tritonclient reads them ---------------------------------------------------------------------
+
+
+def _outputs() -> list[Tensor]:
+    return [Tensor("probabilities", "FP32", (2, 2), np.array([[0.1, 0.9], [1e-38, 3.4e38]], dtype=np.float32)),
+            Tensor("index", "INT64", (2,), np.array([2**63 - 1, -(2**63)], dtype=np.int64)),
+            Tensor("image", "BYTES", (1,), [b"\x89PNG\x00\xff"]),
+            Tensor("label", "BYTES", (2,), np.array([b"seven", "s\u00e9pt".encode()], dtype=np.object_)),
+            Tensor("scores", "FP32", (3,), np.array([0.25, -1.5, 1 / 3], dtype=np.float32)),
+            Tensor("ids", "INT64", (1, 1), np.array([[-7]], dtype=np.int64))]
+
+
+def test_tritonclient_reads_binary_and_json_outputs_exactly() -> None:
+    outputs = _outputs()
+    body, headers = encode_response("mnist", "1", "r1", outputs, {"probabilities", "index", "image"})
+    _, json_length = json.JSONDecoder().raw_decode(body.decode("latin-1"))  # the JSON part is ASCII
+    assert headers == {HEADER_LENGTH: str(json_length), "Content-Type": "application/octet-stream"}
+    result = triton.InferResult.from_response_body(body, verbose=False, header_length=int(headers[HEADER_LENGTH]))
+    for tensor in outputs[:2] + outputs[4:]:
+        np.testing.assert_array_equal(result.as_numpy(tensor.name), tensor.data, strict=True)
+    np.testing.assert_array_equal(result.as_numpy("image"), np.array([b"\x89PNG\x00\xff"], dtype=np.object_))
+    # tritonclient turns JSON BYTES into str, not bytes (np.array(data, dtype=object) of the JSON strings)
+    assert result.as_numpy("label").tolist() == ["seven", "s\u00e9pt"]
+    response = result.get_response()
+    assert (response["model_name"], response["model_version"], response["id"]) == ("mnist", "1", "r1")
+    assert response["outputs"][0]["parameters"] == {"binary_data_size": 16}
+    assert "data" not in response["outputs"][0]
+    assert response["outputs"][4]["data"] == [0.25, -1.5, float(np.float32(1 / 3))]
+
+
+def test_a_response_without_binary_outputs_is_plain_json() -> None:
+    outputs = _outputs()
+    outputs[2] = Tensor("image", "BYTES", (1,), [b"aGk="])
+    body, headers = encode_response("mnist", None, None, outputs, set())
+    assert headers == {"Content-Type": "application/json"}
+    document = json.loads(body)
+    assert set(document) == {"model_name", "outputs"}
+    assert document["outputs"][1] == {"name": "index", "datatype": "INT64", "shape": [2],
+                                      "data": [2**63 - 1, -(2**63)]}
+    result = triton.InferResult.from_response_body(body, verbose=False, header_length=None)
+    np.testing.assert_array_equal(result.as_numpy("probabilities"), outputs[0].data, strict=True)
+    np.testing.assert_array_equal(result.as_numpy("index"), outputs[1].data, strict=True)
+
+
+def test_output_parameters_are_kept_and_binary_data_size_is_the_codec_s() -> None:
+    tensor = Tensor("x", "BOOL", (2,), np.array([True, False]), {"binary_data_size": 99, "unit": "flag"})
+    body, headers = encode_response("m", "2", None, [tensor], {"x"})
+    header = json.loads(body[:int(headers[HEADER_LENGTH])])
+    assert header["outputs"][0]["parameters"] == {"unit": "flag", "binary_data_size": 2}
+    assert body[int(headers[HEADER_LENGTH]):] == b"\x01\x00"
+    body, _ = encode_response("m", "2", None, [tensor], set())
+    assert json.loads(body)["outputs"][0] == {"name": "x", "datatype": "BOOL", "shape": [2], "data": [True, False],
+                                              "parameters": {"unit": "flag"}}
+
+
+BAD_OUTPUTS = [
+    pytest.param([Tensor("x", "FP32", (1,), np.array([np.nan], np.float32))], set(), "NaN or infinity",
+                 id="nan-in-json"),
+    pytest.param([Tensor("x", "BYTES", (1,), [b"\xff"])], set(), "not UTF-8; base64-encode", id="binary-in-json"),
+    pytest.param([Tensor("x", "FP32", (1,), np.array([1.0]))], set(), "must be a float32 array of shape", id="dtype"),
+    pytest.param([Tensor("x", "FP32", (2,), np.array([1.0], np.float32))], {"x"}, "of shape \\(2,\\)", id="shape"),
+    pytest.param([Tensor("x", "BYTES", (2,), [b"a"])], {"x"}, "must hold 2 bytes elements", id="bytes-count"),
+    pytest.param([Tensor("x", "BYTES", (1,), ["a"])], set(), "must hold 1 bytes elements", id="str-not-bytes"),
+    pytest.param([Tensor("x", "UINT16", (1,), np.array([1], np.uint16))], set(), "which the codec does not support",
+                 id="datatype"),
+    pytest.param([Tensor("x", "BOOL", (1,), np.array([True]))], {"y"}, "binary outputs \\['y'\\] are not among",
+                 id="unknown-binary"),
+    pytest.param([Tensor("x", "BOOL", (1,), np.array([True]))] * 2, set(), "output names repeat", id="duplicate"),
+    pytest.param([Tensor("x", "BOOL", (1,), np.array([True]), {"p": object()})], set(), "cannot be written as JSON",
+                 id="parameter-not-json"),
+]
+
+
+@pytest.mark.parametrize(("outputs", "binary", "message"), BAD_OUTPUTS)
+def test_outputs_that_cannot_be_encoded_are_server_faults(outputs: list[Tensor], binary: set[str],
+                                                          message: str) -> None:
+    with pytest.raises(OutputError, match=message) as caught:
+        encode_response("m", None, None, outputs, binary)
+    assert not isinstance(caught.value, CodecError)
+
+
+# --- requests refused with a clear message --------------------------------------------------------------------
+
+DEEP: Any = 0
+for _ in range(40):
+    DEEP = [DEEP]
+
+BAD_JSON = [
+    pytest.param(b'{"inputs": [', "the request body is not valid JSON: Expecting value", id="not-json"),
+    pytest.param(b"", "the request body is not valid JSON", id="empty-body"),
+    pytest.param(b'{"inputs": "\xff"}', "the request JSON is not valid UTF-8 \\(byte 12\\)", id="not-utf8"),
+    pytest.param(b"[1]", "must be a JSON object, got a list of 1", id="not-object"),
+    pytest.param(b'"x"', "must be a JSON object, got a string 'x'", id="string-document"),
+    pytest.param(_body({"inputs": [], "deep": DEEP}), "nested deeper than 32 levels", id="too-deep"),
+    pytest.param(b"[" * 100_000, "nested deeper than 32 levels", id="far-too-deep"),
+    pytest.param(b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [NaN]}]}',
+                 "holds NaN, which is not JSON", id="nan-literal"),
+    pytest.param(b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [-Infinity]}]}',
+                 "holds -Infinity, which is not JSON", id="infinity-literal"),
+    pytest.param(b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [' + b"9" * 5000 + b"]}]}",
+                 "not valid JSON: Exceeds the limit", id="huge-integer-literal"),
+    pytest.param(b'{"inputs": [{"name": "d", "shape": [1], "datatype": "FP64", "data": [1e400]}]}',
+                 "input 'd': FP64 element 0 \\(inf\\) is not a finite FP64 number", id="overflowing-literal"),
+]
+
+BAD_REQUESTS = [
+    pytest.param({}, "the request has no 'inputs'", id="no-inputs"),
+    pytest.param({"inputs": {"name": "x"}}, "'inputs' must be a list of tensors, got an object", id="inputs-object"),
+    pytest.param({"inputs": []}, "'inputs' is empty; a request needs at least one input tensor", id="inputs-empty"),
+    pytest.param({"inputs": [1]}, "inputs\\[0\\] must be an object, got the number 1", id="input-not-object"),
+    pytest.param({"inputs": [_fp32([1]), _fp32([2])]}, "input 'x' appears more than once", id="duplicate-input"),
+    pytest.param({"inputs": [{"shape": [1], "datatype": "FP32", "data": [1]}]},
+                 "inputs\\[0\\] needs a 'name' \\(a non-empty string\\), got null", id="no-name"),
+    pytest.param({"inputs": [{"name": 3, "shape": [1], "datatype": "FP32", "data": [1]}]},
+                 "inputs\\[0\\] needs a 'name'", id="name-number"),
+    pytest.param({"inputs": [{"name": "x", "datatype": "FP32", "data": [1]}]}, "input 'x' has no 'shape'",
+                 id="no-shape"),
+    pytest.param({"inputs": [{"name": "x", "shape": [1], "data": [1]}]}, "input 'x' has no 'datatype'",
+                 id="no-datatype"),
+    pytest.param({"inputs": [{"name": "x", "shape": [1], "datatype": "UINT16", "data": [1]}]},
+                 "input 'x' has datatype 'UINT16'; supported: BOOL, UINT8, INT8, INT16, INT32, INT64, FP16, FP32, "
+                 "FP64, BYTES", id="unknown-datatype"),
+    pytest.param({"inputs": [{"name": "x", "shape": [1], "datatype": ["FP32"], "data": [1]}]},
+                 "has datatype \\['FP32'\\]; supported", id="datatype-list"),
+    pytest.param({"inputs": [_fp32([1], [-1])]},
+                 "input 'x': shape \\[-1\\] must hold non-negative integers, not the number -1 \\(a request's shape "
+                 "is concrete: no -1\\)", id="negative-dim"),
+    pytest.param({"inputs": [_fp32([1], [1.0])]}, "not the number 1.0", id="float-dim"),
+    pytest.param({"inputs": [_fp32([1], ["1"])]}, "not a string '1'", id="string-dim"),
+    pytest.param({"inputs": [_fp32([1], [True])]}, "not true", id="bool-dim"),
+    pytest.param({"inputs": [_fp32([1], 1)]}, "'shape' must be a list of at most 32 non-negative integers, got the "
+                 "number 1", id="shape-number"),
+    pytest.param({"inputs": [_fp32([1], [1] * 33)]}, "at most 32 non-negative integers, got a list of 33",
+                 id="too-many-dims"),
+    pytest.param({"inputs": [_fp32([1, 2, 3, 4, 5], [2, 3])]},
+                 "input 'x': shape \\[2, 3\\] needs 6 elements, 'data' has 5", id="count-mismatch"),
+    pytest.param({"inputs": [_fp32([[1, 2, 3], [4, 5, 6], [7]], [3, 3])]},
+                 "input 'x': nested 'data' is not rectangular", id="ragged"),
+    pytest.param({"inputs": [_fp32([[1, 2], 3, 4], [4])]}, "nested 'data' is not rectangular", id="mixed-depth"),
+    pytest.param({"inputs": [_fp32(5, [1])]}, "input 'x': 'data' must be a list, got the number 5", id="data-scalar"),
+    pytest.param({"inputs": [_fp32([1.5, "2"])]}, "input 'x': FP32 element 1 is a string '2'; expected a number",
+                 id="string-in-fp32"),
+    pytest.param({"inputs": [_fp32([1, True])]}, "FP32 element 1 is true; expected a number", id="bool-in-fp32"),
+    pytest.param({"inputs": [_fp32([None])]}, "FP32 element 0 is null; expected a number", id="null-in-fp32"),
+    pytest.param({"inputs": [_fp32([1e39])]}, "FP32 element 0 \\(1e\\+39\\) is not a finite FP32 number",
+                 id="beyond-fp32"),
+    pytest.param({"inputs": [_fp32([10**400])]}, "FP32 element 0 \\(10000", id="integer-beyond-float64"),
+    pytest.param({"inputs": [{"name": "h", "shape": [2], "datatype": "FP16", "data": [1, 70000]}]},
+                 "FP16 element 1 \\(70000\\) is not a finite FP16 number", id="beyond-fp16"),
+    pytest.param({"inputs": [{"name": "i", "shape": [2], "datatype": "INT64", "data": [1, 2.5]}]},
+                 "input 'i': INT64 element 1 \\(2.5\\) is not an integer", id="fraction-in-int64"),
+    pytest.param({"inputs": [{"name": "i", "shape": [1], "datatype": "INT64", "data": [2**63]}]},
+                 "INT64 element 0 \\(9223372036854775808\\) is out of range \\[-9223372036854775808, "
+                 "9223372036854775807\\]", id="beyond-int64"),
+    pytest.param({"inputs": [{"name": "i", "shape": [2], "datatype": "INT8", "data": [0, 128]}]},
+                 "INT8 element 1 \\(128\\) is out of range \\[-128, 127\\]", id="beyond-int8"),
+    pytest.param({"inputs": [{"name": "u", "shape": [1], "datatype": "UINT8", "data": [-1.0]}]},
+                 "UINT8 element 0 \\(-1.0\\) is out of range \\[0, 255\\]", id="negative-uint8"),
+    pytest.param({"inputs": [{"name": "b", "shape": [2], "datatype": "BOOL", "data": [True, 1]}]},
+                 "BOOL element 1 is the number 1; expected true or false", id="number-in-bool"),
+    pytest.param({"inputs": [{"name": "s", "shape": [2], "datatype": "BYTES", "data": ["a", 1]}]},
+                 "input 's': BYTES element 1 is the number 1; expected a string", id="number-in-bytes"),
+    pytest.param({"inputs": [{"name": "s", "shape": [1], "datatype": "BYTES", "data": ["\ud800"]}]},
+                 "a BYTES string is not valid Unicode", id="lone-surrogate"),
+    pytest.param({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32"}]},
+                 "input 'x' has no 'data' and no binary_data_size parameter", id="no-data"),
+    pytest.param({"inputs": [_fp32([1], parameters=[])]}, "input 'x': 'parameters' must be an object, got a list of 0",
+                 id="input-parameters-list"),
+    pytest.param({"inputs": [_fp32([1], parameters={"shared_memory_region": "r"})]},
+                 "input 'x' uses the shared memory extension \\('shared_memory_region'\\), which this server does "
+                 "not support", id="shared-memory"),
+    pytest.param({"inputs": [_fp32([1])], "id": 7}, "the request 'id' must be a string, got the number 7", id="id"),
+    pytest.param({"inputs": [_fp32([1])], "parameters": "x"},
+                 "the request: 'parameters' must be an object, got a string 'x'", id="request-parameters"),
+    pytest.param({"inputs": [_fp32([1])], "parameters": {"binary_data_output": "yes"}},
+                 "'binary_data_output' must be true or false, got a string 'yes'", id="binary-data-output"),
+    pytest.param({"inputs": [_fp32([1])], "outputs": {"name": "y"}}, "'outputs' must be a list of objects",
+                 id="outputs-object"),
+    pytest.param({"inputs": [_fp32([1])], "outputs": [{"parameters": {}}]},
+                 "outputs\\[0\\] must be an object with a 'name' \\(a non-empty string\\)", id="output-no-name"),
+    pytest.param({"inputs": [_fp32([1])], "outputs": ["y"]}, "outputs\\[0\\] must be an object", id="output-str"),
+    pytest.param({"inputs": [_fp32([1])], "outputs": [{"name": "y"}, {"name": "y"}]},
+                 "requested output 'y' appears more than once", id="output-duplicate"),
+    pytest.param({"inputs": [_fp32([1])], "outputs": [{"name": "y", "parameters": {"binary_data": 1}}]},
+                 "requested output 'y': 'binary_data' must be true or false, got the number 1", id="binary-data"),
+    pytest.param({"inputs": [_fp32([1])], "outputs": [{"name": "y", "parameters": {"classification": 3}}]},
+                 "requested output 'y' uses the classification extension", id="classification"),
+    pytest.param({"inputs": [_fp32([1])], "outputs": [{"name": "y", "parameters": 3}]},
+                 "requested output 'y': 'parameters' must be an object", id="output-parameters"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_JSON)
+def test_bodies_that_are_not_a_json_request_are_refused(body: bytes, message: str) -> None:
+    with pytest.raises(CodecError, match=message):
+        parse_request(body, None)
+
+
+@pytest.mark.parametrize(("document", "message"), BAD_REQUESTS)
+def test_malformed_requests_are_refused_with_what_is_wrong(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(CodecError, match=message) as caught:
+        parse_request(_body(document), None)
+    assert caught.value.message == str(caught.value)
+
+
+def test_too_many_elements_are_refused_before_the_data_is_read() -> None:
+    body = _request([_fp32([1] * 6, [2, 3]), {"name": "y", "shape": [5], "datatype": "BYTES", "data": "junk"}])
+    with pytest.raises(CodecError, match="input 'y' with shape \\[5\\] brings the request to 11 elements; at most 10"):
+        parse_request(body, None, max_elements=10)
+    with pytest.raises(CodecError, match="brings the request to more than 2\\*\\*64 elements; at most 1000000"):
+        parse_request(_request([_fp32([], [10**30, 10**30])]), None)
+    assert _only(parse_request(_request([_fp32([1] * 10)]), None, max_elements=10)).shape == (10,)
+
+
+def _binary_request(inputs: list[dict[str, Any]], tail: bytes) -> tuple[bytes, int]:
+    head = _request(inputs)
+    return head + tail, len(head)
+
+
+def _binary_input(datatype: str, size: int, shape: list[int] | None = None, **fields: Any) -> dict[str, Any]:
+    return {"name": "b", "shape": [2] if shape is None else shape, "datatype": datatype,
+            "parameters": {"binary_data_size": size}, **fields}
+
+
+BAD_BINARY = [
+    pytest.param([_binary_input("FP32", 12)], b"\x00" * 8,
+                 "input 'b' has binary_data_size 12 but only 8 bytes of binary data remain", id="size-past-body"),
+    pytest.param([_binary_input("FP32", 8)], b"\x00" * 9,
+                 "1 bytes of binary data follow the JSON that no input's binary_data_size accounts for",
+                 id="bytes-left-over"),
+    pytest.param([_binary_input("FP32", 4)], b"\x00" * 4,
+                 "input 'b': 2 FP32 elements need 8 bytes of binary data, binary_data_size is 4", id="size-vs-shape"),
+    pytest.param([_binary_input("FP32", -1)], b"", "binary_data_size must be a non-negative integer, got the number -1",
+                 id="negative-size"),
+    pytest.param([_binary_input("FP32", "8")], b"\x00" * 8, "binary_data_size must be a non-negative integer",
+                 id="string-size"),
+    pytest.param([_binary_input("FP32", 8, data=[1, 2])], b"\x00" * 8,
+                 "input 'b' has both 'data' and a binary_data_size parameter", id="data-and-binary"),
+    pytest.param([_binary_input("FP32", 8)], np.array([1, np.nan], "<f4").tobytes(),
+                 "input 'b': binary FP32 element 1 is nan; inputs must be finite", id="nan"),
+    pytest.param([_binary_input("FP64", 16)], np.array([-np.inf, 1], "<f8").tobytes(),
+                 "binary FP64 element 0 is -inf", id="infinity"),
+    pytest.param([_binary_input("BOOL", 2)], b"\x01\x02", "binary BOOL element 1 is 2; expected 0 or 1", id="bool"),
+    pytest.param([_binary_input("BYTES", 9, [1])], b"\x06\x00\x00\x00hello",
+                 "input 'b': binary BYTES element 0 says 6 bytes but only 5 remain", id="bytes-run-past"),
+    pytest.param([_binary_input("BYTES", 9, [2])], b"\x02\x00\x00\x00hi\x01\x00\x00",
+                 "binary BYTES element 1 has a cut-off 4-byte length", id="bytes-cut-length"),
+    pytest.param([_binary_input("BYTES", 6, [2])], b"\x02\x00\x00\x00hi",
+                 "its shape needs 2 BYTES elements, the binary data holds 1", id="bytes-too-few"),
+    pytest.param([_binary_input("BYTES", 12, [1])], b"\x02\x00\x00\x00hi\x02\x00\x00\x00hi",
+                 "its shape needs 1 BYTES elements, the binary data holds 2", id="bytes-too-many"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "tail", "message"), BAD_BINARY)
+def test_bad_binary_data_is_refused(inputs: list[dict[str, Any]], tail: bytes, message: str) -> None:
+    body, header_length = _binary_request(inputs, tail)
+    with pytest.raises(CodecError, match=message):
+        parse_request(body, header_length)
+
+
+def test_binary_data_needs_the_header_and_the_header_must_fit() -> None:
+    body, header_length = _binary_request([_binary_input("INT32", 8)], b"\x00" * 8)
+    with pytest.raises(CodecError, match="input 'b' has a binary_data_size but the request has no "
+                                         "Inference-Header-Content-Length header"):
+        parse_request(body[:header_length], None)
+    with pytest.raises(CodecError, match=f"Inference-Header-Content-Length is {len(body) + 1} but the body has "
+                                         f"{len(body)} bytes"):
+        parse_request(body, len(body) + 1)
+    with pytest.raises(CodecError, match="Inference-Header-Content-Length is -1"):
+        parse_request(body, -1)
+    with pytest.raises(CodecError, match="not valid JSON"):
+        parse_request(body, header_length - 1)
+    np.testing.assert_array_equal(_only(parse_request(body, header_length)).data, np.zeros(2, np.int32), strict=True)
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "\u00b2", "", "9" * 5000])
+def test_a_bad_header_length_header_is_refused(value: str) -> None:
+    with pytest.raises(CodecError, match="Inference-Header-Content-Length must be a non-negative integer, got"):
+        parse_header_length(value)
+
+
+def test_a_header_length_header_is_read() -> None:
+    assert (parse_header_length(None), parse_header_length("0"), parse_header_length(" 42 ")) == (None, 0, 42)
+
+
+def test_base64_is_decoded_only_when_asked_and_valid() -> None:
+    assert decode_base64(b"aGVs\nbG8=", "image") == b"hello"
+    assert decode_base64(b"data:image/png;base64,iVBORw==", "image") == b"\x89PNG"
+    for bad in (b"hello!", b"aGVsbG8", "h\u00e9".encode()):
+        with pytest.raises(CodecError, match="input 'image' is not valid base64; BYTES sent in JSON for this input "
+                                             "must be base64-encoded"):
+            decode_base64(bad, "image")
+
+
+# --- fuzzing: bad input raises CodecError and nothing else --------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=30)
+ELEMENTS = {"BOOL": st.booleans(), "BYTES": st.text(max_size=4)} | {
+    datatype: st.integers(-300, 300) | st.floats(-1e5, 1e5, allow_nan=False).map(round)
+    for datatype in ("UINT8", "INT8", "INT16", "INT32", "INT64")} | {
+    datatype: st.integers(-10, 10) | st.floats(-1e40, 1e40, allow_nan=False) for datatype in ("FP16", "FP32", "FP64")}
+
+
+@st.composite
+def _input(draw: st.DrawFn, name: str) -> tuple[dict[str, Any], bytes | None]:
+    """A valid input (JSON or binary) of a random type and shape, with values that may be out of range."""
+    datatype = draw(st.sampled_from(list(ELEMENTS)))
+    shape = draw(st.lists(st.integers(0, 3), max_size=3))
+    count = int(np.prod(shape))
+    item: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
+    if not draw(st.booleans()):
+        flat = draw(st.lists(ELEMENTS[datatype], min_size=count, max_size=count))
+        nested = draw(st.booleans()) and count > 0
+        item["data"] = np.array(flat, dtype=object).reshape(shape).tolist() if nested else flat
+        return item, None
+    if datatype == "BYTES":
+        chunk = b"".join(len(e).to_bytes(4, "little") + e for e in draw(st.lists(st.binary(max_size=4),
+                                                                                  min_size=count, max_size=count)))
+    else:
+        size = count * np.dtype(NUMERIC[datatype]).itemsize
+        chunk = draw(st.binary(min_size=size, max_size=size))
+    item["parameters"] = {"binary_data_size": len(chunk)}
+    return item, chunk
+
+
+@st.composite
+def _near_valid_requests(draw: st.DrawFn) -> tuple[bytes, int | None]:
+    """A request tritonclient could send, then (usually) one corruption of its JSON, its tail or its header."""
+    names = draw(st.lists(st.sampled_from("xyz"), min_size=1, max_size=3, unique=True))
+    drawn = [draw(_input(name)) for name in names]
+    document: dict[str, Any] = {"inputs": [item for item, _ in drawn],
+                                "outputs": [{"name": "out", "parameters": {"binary_data": draw(st.booleans())}}]}
+    tail = b"".join(chunk for _, chunk in drawn if chunk is not None)
+    binary = any(chunk is not None for _, chunk in drawn)
+    corruption = draw(st.sampled_from(["none", "replace", "drop", "tail", "header"]))
+    item = draw(st.sampled_from([document, document["outputs"][0], *document["inputs"]]))
+    key = draw(st.sampled_from(sorted(item)))
+    if corruption == "replace":
+        item[key] = draw(JSON_VALUES)
+    elif corruption == "drop":
+        del item[key]
+    head = json.dumps(document).encode()
+    if corruption == "tail":
+        tail = draw(st.binary(max_size=8)) + tail[draw(st.integers(0, 8)):]
+    shift = draw(st.integers(-3, 3)) if corruption == "header" else 0
+    return head + tail, (len(head) + shift if binary or shift else None)
+
+
+def _parse_or_refuse(body: bytes, header_length: int | None) -> None:
+    """Parse; only CodecError (with a message) may escape parse_request, anything else fails the test."""
+    try:
+        outcome: InferRequest | CodecError = parse_request(body, header_length, max_elements=1000)
+    except CodecError as exc:
+        outcome = exc
+    assert outcome.inputs if isinstance(outcome, InferRequest) else outcome.message
+
+
+@FUZZ
+@given(body=st.binary(max_size=300), header_length=st.none() | st.integers(-2, 310))
+def test_random_bytes_are_parsed_or_refused(body: bytes, header_length: int | None) -> None:
+    _parse_or_refuse(body, header_length)
+
+
+@FUZZ
+@given(document=JSON_VALUES)
+def test_random_json_is_parsed_or_refused(document: Any) -> None:
+    _parse_or_refuse(json.dumps(document).encode(), None)
+
+
+@FUZZ
+@given(request=_near_valid_requests())
+def test_near_valid_requests_are_parsed_or_refused(request: tuple[bytes, int | None]) -> None:
+    _parse_or_refuse(*request)
+
+
+def _arrays(datatype: str) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(NUMERIC[datatype], hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4),
+                      elements={"allow_nan": False, "allow_infinity": False} if datatype.startswith("FP") else None)
+
+
+@st.composite
+def _tensors(draw: st.DrawFn) -> tuple[str, np.ndarray]:
+    datatype = draw(st.sampled_from(list(NUMERIC)))
+    return datatype, draw(_arrays(datatype))
+
+
+@FUZZ
+@given(tensor=_tensors(), binary=st.booleans())
+def test_any_finite_tensor_from_tritonclient_comes_back_exactly(tensor: tuple[str, np.ndarray], binary: bool) -> None:
+    datatype, array = tensor
+    body, json_size = _triton_body([_triton_input("x", array, datatype, binary)])
+    np.testing.assert_array_equal(_only(parse_request(body, json_size)).data, array, strict=True)
+
+
+@FUZZ
+@given(tensor=_tensors(), raw=st.lists(st.binary(max_size=6), max_size=4), texts=st.lists(st.text(max_size=4),
+       max_size=4), binary=st.booleans())
+def test_any_finite_output_reaches_tritonclient_exactly(tensor: tuple[str, np.ndarray], raw: list[bytes],
+                                                        texts: list[str], binary: bool) -> None:
+    datatype, array = tensor
+    outputs = [Tensor("x", datatype, array.shape, array), Tensor("raw", "BYTES", (len(raw),), raw),
+               Tensor("text", "BYTES", (len(texts),), [text.encode() for text in texts])]
+    body, headers = encode_response("m", None, None, outputs, {"x", "raw"} if binary else {"raw"})
+    result = triton.InferResult.from_response_body(body, verbose=False, header_length=int(headers[HEADER_LENGTH]))
+    np.testing.assert_array_equal(result.as_numpy("x"), array, strict=True)
+    assert result.as_numpy("raw").tolist() == raw
+    assert result.as_numpy("text").tolist() == texts  # JSON BYTES come back to tritonclient as str
