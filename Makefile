@@ -26,11 +26,10 @@ export: setup  ## train and export only the models whose artifacts are missing
 archive: export  ## one reproducible .mar per model into model_store/
 	$(PY) -m serving.archive --artifacts $(ARTIFACTS) --store model_store
 
-serve: archive  ## TorchServe with every curriculum model on 127.0.0.1 (`make stop` stops it)
-	$(PY) -m serving.modelserver start --model-store model_store
-	@echo "The FastAPI gateway in front of TorchServe comes with issue #4. Stop with: make stop"
+serve: archive  ## the whole stack on 127.0.0.1 in the foreground: TorchServe behind the gateway; Ctrl-C stops both
+	TS_MODEL_STORE=model_store GATEWAY_MODEL_STORE=model_store $(PY) -m serving.stack
 
-stop: setup
+stop: setup  ## stop a TorchServe left running (e.g. by `python -m serving.modelserver start`)
 	$(PY) -m serving.modelserver stop
 
 test: setup

@@ -1,0 +1,60 @@
+"""`python -m serving.stack`: the whole stack on localhost, in the foreground — TorchServe behind the
+gateway — stopped cleanly (both) on Ctrl-C or SIGTERM. What `make serve` runs."""
+
+import json
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from serving.gateway.app import create_app
+from serving.gateway.catalog import Catalog
+from serving.gateway.observability import configure_logging
+from serving.gateway.settings import GatewaySettings, get_settings
+from serving.modelserver import InvalidSetup, ModelServerError, start, stop
+from serving.modelserver.settings import get_settings as get_model_server_settings
+
+
+def print_banner(settings: GatewaySettings, catalog: Catalog) -> None:
+    """The URLs and one working curl per model."""
+    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    auth = "" if settings.gateway_profile == "local" and not settings.api_keys() else \
+        ' -H "Authorization: Bearer $API_KEY"'
+    print(f"\nThe stack is up. Gateway: {base}  (docs: {base}/docs, metrics: {base}/metrics)")
+    print("Try it:")
+    for entry in catalog:
+        print(f"  curl -s{auth} -H 'Content-Type: application/json' {base}/v1/models/{entry.name}/predict "
+              f"-d '{json.dumps(entry.example())}'")
+    print("Ctrl-C stops the gateway and TorchServe.\n", flush=True)
+
+
+def main() -> int:
+    """Start TorchServe, serve the gateway until interrupted, then stop TorchServe."""
+    try:
+        settings = get_settings()
+        model_server = get_model_server_settings()
+        configure_logging(settings.gateway_log_level)
+        app = create_app(settings, model_server)
+    except (ValidationError, FileNotFoundError) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    try:
+        start(model_server)
+    except InvalidSetup as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ModelServerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        print_banner(settings, Catalog.from_store(settings.gateway_model_store))
+        uvicorn.run(app, host=settings.gateway_host, port=settings.gateway_port, log_config=None,
+                    access_log=False, timeout_graceful_shutdown=30)
+    finally:
+        stop(model_server)
+        print("TorchServe stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
