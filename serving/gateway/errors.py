@@ -1,9 +1,12 @@
 """The gateway's domain errors, each mapped once to an HTTP status and a `{"error": "..."}` body (the Open
 Inference Protocol's error shape, used by v1 too)."""
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -87,6 +90,24 @@ class UpstreamTimeout(GatewayError):
     """TorchServe did not answer within the gateway's timeout."""
 
     status = 504
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: str
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": REASONS[status]} for status in statuses}
+
+
+REASONS = {400: "Invalid input", 401: "Missing or invalid API key", 404: "Unknown model or version",
+           413: "Body too large", 415: "Unsupported content type", 429: "Too many requests in flight",
+           502: "The model failed", 503: "The model server or model is not ready", 504: "The model timed out"}
+# Every error a guarded route can answer, for the OpenAPI document (schemathesis checks answers against it).
+ROUTE_ERRORS = _documented(*REASONS)
+HEALTH_ERRORS = _documented(401, 503)
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -6,19 +6,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
+from serving.gateway.errors import HEALTH_ERRORS
 from serving.gateway.state import State, require_key_unless_open
 
 
 def router() -> APIRouter:
     """/livez, /readyz and /metrics."""
-    api = APIRouter(tags=["health"], dependencies=[Depends(require_key_unless_open)])
+    api = APIRouter(tags=["health"], dependencies=[Depends(require_key_unless_open)], responses=HEALTH_ERRORS)
 
     @api.get("/livez", summary="The gateway process is up")
     async def livez() -> dict[str, str]:
         return {"status": "alive"}
 
-    @api.get("/readyz", summary="TorchServe is reachable and every served model is ready",
-             responses={503: {"description": "not ready"}})
+    @api.get("/readyz", summary="TorchServe is reachable and every served model is ready")
     async def readyz(state: State) -> JSONResponse:
         ready = await model_readiness(state)
         body: dict[str, Any] = {"status": "ready" if ready and all(ready.values()) else "not ready",

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from serving.gateway.catalog import Catalog
-from serving.gateway.errors import InvalidInput, UnsupportedMediaType
+from serving.gateway.errors import ROUTE_ERRORS, InvalidInput, UnsupportedMediaType
 from serving.gateway.forward import forward
 from serving.gateway.observability import current_request_id
 from serving.gateway.security import read_body
@@ -25,7 +25,7 @@ MEDIA_TYPES = {
 
 def router(catalog: Catalog) -> APIRouter:
     """The v1 routes, with one working OpenAPI example per model in the catalog."""
-    api = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(require_key)])
+    api = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(require_key)], responses=ROUTE_ERRORS)
 
     @api.get("/models", summary="Every served model with its kind, version and readiness")
     async def list_models(state: State) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from serving.gateway import v2kinds
 from serving.gateway.catalog import Catalog, ModelEntry
-from serving.gateway.errors import InvalidInput
+from serving.gateway.errors import HEALTH_ERRORS, ROUTE_ERRORS, InvalidInput
 from serving.gateway.forward import forward
 from serving.gateway.observability import current_request_id
 from serving.gateway.routes_health import model_readiness
@@ -25,8 +25,9 @@ BASE64_IN_JSON = {"image"}  # BYTES outputs that carry binary content: base64 st
 
 def router(catalog: Catalog) -> APIRouter:
     """Server and model metadata, health, readiness and inference, with and without a version."""
-    open_api = APIRouter(prefix="/v2", tags=["v2"], dependencies=[Depends(require_key_unless_open)])
-    api = APIRouter(prefix="/v2", tags=["v2"], dependencies=[Depends(require_key)])
+    open_api = APIRouter(prefix="/v2", tags=["v2"], dependencies=[Depends(require_key_unless_open)],
+                         responses=HEALTH_ERRORS)
+    api = APIRouter(prefix="/v2", tags=["v2"], dependencies=[Depends(require_key)], responses=ROUTE_ERRORS)
 
     @open_api.get("/health/live", summary="The server is live")
     async def live() -> dict[str, bool]:

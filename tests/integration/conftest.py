@@ -1,4 +1,5 @@
-"""Servers shared by the integration tests: one TorchServe with every curriculum archive."""
+"""Servers shared by the integration tests: one TorchServe with every curriculum archive, and one gateway
+process in front of it (with API keys)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,32 @@ import pytest
 
 from serving.archive.builder import build
 from serving.modelserver import ModelServerSettings, read_keys, start, stop
-from tests.servers import settings_for
+from tests.servers import gateway_process, settings_for
 from training import registry
+
+KEY = "integration-key-0123456789"
+OTHER_KEY = "second-key-abcdefghijklmnop"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def auth() -> dict[str, str]:
+    """A fresh header dict per call: tritonclient adds Inference-Header-Content-Length to the dict it is given."""
+    return dict(AUTH)
+
+
+@pytest.fixture(scope="session")
+def gateway(model_store: Path, server: ModelServerSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m serving.gateway` in front of the session's TorchServe, with two API keys; yields its URL."""
+    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    with gateway_process(model_store, server, log, GATEWAY_API_KEYS=f"{KEY},{OTHER_KEY}") as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def api(gateway: str) -> Iterator[httpx.Client]:
+    """An HTTP client for the gateway, with a key."""
+    with httpx.Client(base_url=gateway, headers=AUTH, timeout=60) as http:
+        yield http
 
 
 @pytest.fixture(scope="session")

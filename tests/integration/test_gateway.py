@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,32 +13,9 @@ import pytest
 import tritonclient.http as triton
 from PIL import Image
 
-from serving.modelserver import ModelServerSettings
-from tests.servers import gateway_process
+from tests.integration.conftest import OTHER_KEY, auth
 from training import registry
 from training.data import images, tabular
-
-KEY = "integration-key-0123456789"
-OTHER_KEY = "second-key-abcdefghijklmnop"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def auth() -> dict[str, str]:
-    """A fresh header dict per call: tritonclient adds Inference-Header-Content-Length to the dict it is given."""
-    return dict(AUTH)
-
-
-@pytest.fixture(scope="session")
-def gateway(model_store: Path, server: ModelServerSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    with gateway_process(model_store, server, log, GATEWAY_API_KEYS=f"{KEY},{OTHER_KEY}") as (url, _):
-        yield url
-
-
-@pytest.fixture(scope="session")
-def api(gateway: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway, headers=AUTH, timeout=60) as http:
-        yield http
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -222,3 +198,37 @@ def test_v2_errors_are_json_with_a_message(api: httpx.Client) -> None:
     assert wrong.status_code == 400
     assert "shape" in wrong.json()["error"]
     assert api.post("/v2/models/mlp_classifier/infer", content=b"{").status_code == 400
+
+
+# --- v2 through the kserve SDK's REST client -------------------------------------------------------------
+
+def test_kserve_rest_client_infers_tabular_and_images(gateway: str) -> None:
+    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+
+    rows = tabular.load("wine").x_test[:3].astype(np.float32)
+    digits = images.digits()
+    pngs = [base64.b64encode(_png(x[0].numpy())).decode() for x in digits.x_test[:3]]
+
+    async def scenario() -> tuple[Any, Any, bool]:
+        client = InferenceRESTClient(RESTConfig(protocol="v2", retries=0, timeout=30))
+        try:
+            ready = await client.is_server_ready(gateway, headers=auth())
+            features = InferInput("features", list(rows.shape), "FP32")
+            features.set_data_from_numpy(rows, binary_data=False)
+            wine = await client.infer(gateway, InferRequest("mlp_classifier", [features]),
+                                      model_name="mlp_classifier", headers=auth())
+            image = InferInput("image", [3], "BYTES", data=pngs)
+            read = await client.infer(gateway, InferRequest("cnn_digits", [image]), model_name="cnn_digits",
+                                      headers=auth())
+            return wine, read, ready
+        finally:
+            await client.close()
+
+    wine, read, ready = asyncio.run(scenario())
+    assert ready
+    outputs = {o.name: o for o in wine.outputs}
+    assert outputs["probabilities"].as_numpy().shape == (3, 3)
+    assert outputs["label"].as_numpy().tolist() == [
+        tabular.load("wine").target_names[int(i)] for i in outputs["probabilities"].as_numpy().argmax(axis=1)]
+    labels = {o.name: o for o in read.outputs}["label"].as_numpy().tolist()
+    assert labels == [str(int(y)) for y in digits.y_test[:3]]
