@@ -34,7 +34,9 @@ def tune(spec: ModelSpec, options: RunOptions, trials: int, report_dir: Path) ->
                                        folder=Path(scratch) / spec.name)
             rows.append((point, metrics))
             print(f"{spec.name} {point} → {metric}={metrics['metrics'][metric]:.4f}", flush=True)
-    best = (max if higher else min)(rows, key=lambda row: row[1]["metrics"][metric])
+    # Ties go to the faster run: an equal score for less training time is the better default.
+    sign = 1.0 if higher else -1.0
+    best = max(rows, key=lambda row: (sign * row[1]["metrics"][metric], -row[1]["train_seconds"]))
     report_dir.mkdir(parents=True, exist_ok=True)
     path = report_dir / f"{spec.name}.md"
     path.write_text(_table(spec, options, rows, best[0], metric), encoding="utf-8")
