@@ -4,6 +4,7 @@ name can never become a path or a URL."""
 
 import json
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ class Catalog:
         """Every served model name, sorted."""
         return list(self._entries)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ModelEntry]:
         return iter(self._entries.values())
 
 
