@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +14,7 @@ from tests.unit.handlers.cases import BAD_FEATURE_ROWS
 LABELS = ["neg", "pos"]
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.build("tabular-classification", tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def worker(model_dir: Path) -> tiny.Worker:
-    return tiny.start_worker(ClassificationHandler, model_dir)
-
-
-@pytest.fixture(scope="module")
-def module(model_dir: Path) -> Any:
-    return tiny.load_module(model_dir)
+model_dir, worker, module = tiny.kind_fixtures("tabular-classification", ClassificationHandler)
 
 
 def _expected(module: Any, rows: list[list[float]]) -> tuple[list[str], list[list[float]]]:

@@ -7,7 +7,6 @@ import base64
 import struct
 import zlib
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,20 +17,7 @@ from PIL import Image
 from handlers.image_classification import ImageClassificationHandler
 from tests.unit.handlers import tiny
 
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.build("image-classification", tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def worker(model_dir: Path) -> tiny.Worker:
-    return tiny.start_worker(ImageClassificationHandler, model_dir)
-
-
-@pytest.fixture(scope="module")
-def module(model_dir: Path) -> Any:
-    return tiny.load_module(model_dir)
+model_dir, worker, module = tiny.kind_fixtures("image-classification", ImageClassificationHandler)
 
 
 def _digit(seed: int = 3) -> torch.Tensor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,20 +15,7 @@ from handlers import sampling
 from handlers.image_generation import ImageGenerationHandler
 from tests.unit.handlers import tiny
 
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.build("image-generation", tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def worker(model_dir: Path) -> tiny.Worker:
-    return tiny.start_worker(ImageGenerationHandler, model_dir)
-
-
-@pytest.fixture(scope="module")
-def module(model_dir: Path) -> Any:
-    return tiny.load_module(model_dir)
+model_dir, worker, module = tiny.kind_fixtures("image-generation", ImageGenerationHandler)
 
 
 def _generate(worker: tiny.Worker, headers: dict[str, str] | None = None, **body: Any) -> tiny.Reply:

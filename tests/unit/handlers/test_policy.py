@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,19 +13,7 @@ from tests.unit.handlers import tiny
 ACTIONS = ["push_left", "push_right"]
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.build("policy", tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def worker(model_dir: Path) -> tiny.Worker:
-    return tiny.start_worker(PolicyHandler, model_dir)
-
-
-@pytest.fixture(scope="module")
-def module(model_dir: Path) -> Any:
-    return tiny.load_module(model_dir)
+model_dir, worker, module = tiny.kind_fixtures("policy", PolicyHandler)
 
 
 def _q(module: Any, rows: list[list[float]]) -> torch.Tensor:

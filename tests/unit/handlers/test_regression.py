@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,20 +11,7 @@ from handlers.regression import RegressionHandler
 from tests.unit.handlers import tiny
 from tests.unit.handlers.cases import BAD_FEATURE_ROWS
 
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.build("regression", tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def worker(model_dir: Path) -> tiny.Worker:
-    return tiny.start_worker(RegressionHandler, model_dir)
-
-
-@pytest.fixture(scope="module")
-def module(model_dir: Path) -> Any:
-    return tiny.load_module(model_dir)
+model_dir, worker, module = tiny.kind_fixtures("regression", RegressionHandler)
 
 
 def _expected(module: Any, rows: list[list[float]]) -> list[float]:

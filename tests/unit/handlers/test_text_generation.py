@@ -13,20 +13,7 @@ from handlers.text_generation import TextGenerationHandler
 from tests.unit.handlers import tiny
 from tests.unit.handlers.tiny import MAX_NEW_TOKENS, VOCAB
 
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny.build("text-generation", tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def worker(model_dir: Path) -> tiny.Worker:
-    return tiny.start_worker(TextGenerationHandler, model_dir)
-
-
-@pytest.fixture(scope="module")
-def module(model_dir: Path) -> Any:
-    return tiny.load_module(model_dir)
+model_dir, worker, module = tiny.kind_fixtures("text-generation", TextGenerationHandler)
 
 
 def _greedy(module: Any, prompt: str, steps: int) -> str:

@@ -18,6 +18,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 from ts.context import Context, RequestProcessor
@@ -240,6 +241,27 @@ def start_worker(handler_class: type[Any], model_dir: Path, batch_size: int | No
     handler = handler_class()
     handler.initialize(context)
     return Worker(handler, context)
+
+
+def kind_fixtures(kind: str, handler_class: type[Any]) -> tuple[Any, Any, Any]:
+    """The module-scoped fixtures a handler's test module shares: `model_dir` (a tiny model of `kind`, built
+    once), `worker` (`handler_class` initialised on it) and `module` (the saved TorchScript module, loaded apart
+    from the handler). Assign them to those names so pytest registers them:
+    `model_dir, worker, module = tiny.kind_fixtures("regression", RegressionHandler)`."""
+
+    @pytest.fixture(scope="module")
+    def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return build(kind, tmp_path_factory.mktemp("models"))
+
+    @pytest.fixture(scope="module")
+    def worker(model_dir: Path) -> Worker:
+        return start_worker(handler_class, model_dir)
+
+    @pytest.fixture(scope="module")
+    def module(model_dir: Path) -> torch.jit.ScriptModule:
+        return load_module(model_dir)
+
+    return model_dir, worker, module
 
 
 @dataclass(frozen=True)
