@@ -144,9 +144,24 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(args.store.resolve(), args.models, args.seconds, args.repeats, Path(tmp))
     text = report(results, args.seconds, args.repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    args.out.write_text(merge(args.out.read_text(encoding="utf-8") if args.out.exists() else "", text),
+                        encoding="utf-8")
     print(text)
     return 0
+
+
+BEGIN, END = "<!-- measured: written by python -m loadtests.overhead -->", "<!-- end measured -->"
+
+
+def merge(existing: str, measured: str) -> str:
+    """Replace the measured block of the report, keeping what people wrote around it (the history of
+    which change moved which figure)."""
+    block = f"{BEGIN}\n{measured}{END}\n"
+    if BEGIN in existing and END in existing:
+        before, rest = existing.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        return before + block + after.removeprefix("\n")
+    return block + existing
 
 
 if __name__ == "__main__":

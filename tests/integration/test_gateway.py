@@ -202,33 +202,57 @@ def test_v2_errors_are_json_with_a_message(api: httpx.Client) -> None:
 
 # --- v2 through the kserve SDK's REST client -------------------------------------------------------------
 
-def test_kserve_rest_client_infers_tabular_and_images(gateway: str) -> None:
-    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+def _kserve_input(name: str) -> tuple[Any, dict[str, Any] | None]:
+    """The same held-out inputs as the tritonclient test, as a kserve InferInput (JSON; images base64)."""
+    from kserve import InferInput
 
-    rows = tabular.load("wine").x_test[:3].astype(np.float32)
-    digits = images.digits()
-    pngs = [base64.b64encode(_png(x[0].numpy())).decode() for x in digits.x_test[:3]]
+    kind = str(registry.get(name).kind)
+    if kind in ("regression", "tabular-classification", "policy"):
+        rows = (tabular.load(registry.get(name).dataset).x_test[:3] if kind != "policy"
+                else np.array([[0.01, 0.2, -0.03, -0.3]])).astype(np.float32)
+        tensor = InferInput("observation" if kind == "policy" else "features", list(rows.shape), "FP32")
+        tensor.set_data_from_numpy(rows, binary_data=False)
+        return tensor, None
+    if kind == "image-classification":
+        pngs = [base64.b64encode(_png(x[0].numpy())).decode() for x in images.digits().x_test[:3]]
+        return InferInput("image", [3], "BYTES", data=pngs), None
+    if kind == "text-generation":
+        return InferInput("prompt", [1], "BYTES", data=["The with statement"]), {"seed": 5, "max_new_tokens": 10}
+    return InferInput("digit", [2], "INT64", data=[2, 8]), {"seed": 5}
 
-    async def scenario() -> tuple[Any, Any, bool]:
+
+@pytest.mark.parametrize("name", registry.names())
+def test_kserve_rest_client_infers_every_model(gateway: str, name: str) -> None:
+    from kserve import InferenceRESTClient, InferRequest, RESTConfig
+
+    tensor, parameters = _kserve_input(name)
+
+    async def scenario() -> tuple[Any, bool]:
         client = InferenceRESTClient(RESTConfig(protocol="v2", retries=0, timeout=30))
         try:
-            ready = await client.is_server_ready(gateway, headers=auth())
-            features = InferInput("features", list(rows.shape), "FP32")
-            features.set_data_from_numpy(rows, binary_data=False)
-            wine = await client.infer(gateway, InferRequest("mlp_classifier", [features]),
-                                      model_name="mlp_classifier", headers=auth())
-            image = InferInput("image", [3], "BYTES", data=pngs)
-            read = await client.infer(gateway, InferRequest("cnn_digits", [image]), model_name="cnn_digits",
-                                      headers=auth())
-            return wine, read, ready
+            ready = await client.is_model_ready(gateway, name, headers=auth())
+            result = await client.infer(gateway, InferRequest(name, [tensor], parameters=parameters),
+                                        model_name=name, headers=auth())
+            return result, ready
         finally:
             await client.close()
 
-    wine, read, ready = asyncio.run(scenario())
+    result, ready = asyncio.run(scenario())
     assert ready
-    outputs = {o.name: o for o in wine.outputs}
-    assert outputs["probabilities"].as_numpy().shape == (3, 3)
-    assert outputs["label"].as_numpy().tolist() == [
-        tabular.load("wine").target_names[int(i)] for i in outputs["probabilities"].as_numpy().argmax(axis=1)]
-    labels = {o.name: o for o in read.outputs}["label"].as_numpy().tolist()
-    assert labels == [str(int(y)) for y in digits.y_test[:3]]
+    outputs = {o.name: o.as_numpy() for o in result.outputs}
+    kind = str(registry.get(name).kind)
+    if kind == "regression":
+        assert outputs["prediction"].shape == (3,)
+    elif kind == "tabular-classification":
+        labels = tabular.load(registry.get(name).dataset).target_names
+        assert outputs["label"].tolist() == [labels[i] for i in outputs["probabilities"].argmax(axis=1)]
+    elif kind == "image-classification":
+        assert outputs["label"].tolist() == [str(int(y)) for y in images.digits().y_test[:3]]
+    elif kind == "text-generation":
+        assert len(outputs["text"][0]) == 10
+    elif kind == "image-generation":
+        for encoded in outputs["image"]:
+            with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
+                assert image.size == (8, 8)
+    else:
+        assert outputs["action"].tolist() == [int(outputs["q_values"].argmax())]
