@@ -18,6 +18,6 @@ def test_no_server_error_and_answers_match_the_schema(gateway: str, tmp_path: Pa
                "--header", f"Authorization: Bearer {KEY}", "--checks", ",".join(CHECKS),
                "--max-examples", "25", "--seed", "7", "--generation-deterministic", "--request-timeout", "30",
                "--continue-on-failure", "--report", "junit", "--report-dir", str(tmp_path), "--no-color"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout  # operations were exercised, not skipped

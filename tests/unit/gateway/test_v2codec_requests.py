@@ -1,4 +1,5 @@
-"""The Open Inference Protocol v2 codec against the wire format tritonclient itself writes and reads."""
+"""Parsing v2 requests: bodies tritonclient writes come back exactly, and malformed bodies, JSON, binary data
+and headers are refused with a CodecError that says what is wrong."""
 
 from __future__ import annotations
 
@@ -8,28 +9,16 @@ from typing import Any
 import numpy as np
 import pytest
 import tritonclient.http as triton
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-from tritonclient.http import _utils as triton_utils
 
 from serving.gateway.v2codec import (
-    HEADER_LENGTH,
     MAX_JSON_DEPTH,
     CodecError,
-    InferRequest,
-    OutputError,
     RequestedOutput,
-    Tensor,
     decode_base64,
-    encode_response,
     parse_header_length,
     parse_request,
 )
-
-FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-NUMERIC = {"BOOL": np.bool_, "UINT8": np.uint8, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32,
-           "INT64": np.int64, "FP16": np.float16, "FP32": np.float32, "FP64": np.float64}
+from tests.unit.gateway.v2codec_helpers import NUMERIC, _only, _triton_body, _triton_input
 
 
 def _extremes(datatype: str) -> np.ndarray:
@@ -46,22 +35,6 @@ def _extremes(datatype: str) -> np.ndarray:
     return np.array(values, dtype=dtype).reshape(2, 3)
 
 
-def _triton_input(name: str, array: np.ndarray, datatype: str, binary: bool) -> triton.InferInput:
-    tensor = triton.InferInput(name, list(array.shape), datatype)
-    tensor.set_data_from_numpy(array, binary_data=binary)
-    return tensor
-
-
-def _triton_body(inputs: list[triton.InferInput], outputs: list[triton.InferRequestedOutput] | None = None,
-                 request_id: str = "", **kwargs: Any) -> tuple[bytes, int | None]:
-    """The body (and Inference-Header-Content-Length) tritonclient's InferenceServerClient.infer sends."""
-    arguments: dict[str, Any] = {"sequence_id": 0, "sequence_start": False, "sequence_end": False, "priority": 0,
-                                 "timeout": None, "custom_parameters": None} | kwargs
-    body, json_size = triton_utils._get_inference_request(inputs=inputs, request_id=request_id, outputs=outputs,
-                                                          **arguments)
-    return body, json_size
-
-
 def _body(document: Any) -> bytes:
     return json.dumps(document).encode()
 
@@ -72,11 +45,6 @@ def _request(inputs: list[dict[str, Any]], **fields: Any) -> bytes:
 
 def _fp32(data: Any, shape: list[Any] | None = None, **fields: Any) -> dict[str, Any]:
     return {"name": "x", "shape": [len(data)] if shape is None else shape, "datatype": "FP32", "data": data, **fields}
-
-
-def _only(request: InferRequest) -> Tensor:
-    assert len(request.inputs) == 1
-    return request.inputs[0]
 
 
 # --- requests as tritonclient writes them ---------------------------------------------------------------------
@@ -176,87 +144,6 @@ def test_json_may_nest_exactly_as_deep_as_allowed() -> None:
     assert _only(parse_request(_request([_fp32(data, [1] * dims)]), None)).shape == (1,) * dims
     with pytest.raises(CodecError, match=f"nested deeper than {MAX_JSON_DEPTH} levels"):
         parse_request(_request([_fp32([data], [1] * (dims + 1))]), None)
-
-
-# --- responses as tritonclient reads them ---------------------------------------------------------------------
-
-
-def _outputs() -> list[Tensor]:
-    return [Tensor("probabilities", "FP32", (2, 2), np.array([[0.1, 0.9], [1e-38, 3.4e38]], dtype=np.float32)),
-            Tensor("index", "INT64", (2,), np.array([2**63 - 1, -(2**63)], dtype=np.int64)),
-            Tensor("image", "BYTES", (1,), [b"\x89PNG\x00\xff"]),
-            Tensor("label", "BYTES", (2,), np.array([b"seven", "s\u00e9pt".encode()], dtype=np.object_)),
-            Tensor("scores", "FP32", (3,), np.array([0.25, -1.5, 1 / 3], dtype=np.float32)),
-            Tensor("ids", "INT64", (1, 1), np.array([[-7]], dtype=np.int64))]
-
-
-def test_tritonclient_reads_binary_and_json_outputs_exactly() -> None:
-    outputs = _outputs()
-    body, headers = encode_response("mnist", "1", "r1", outputs, {"probabilities", "index", "image"})
-    _, json_length = json.JSONDecoder().raw_decode(body.decode("latin-1"))  # the JSON part is ASCII
-    assert headers == {HEADER_LENGTH: str(json_length), "Content-Type": "application/octet-stream"}
-    result = triton.InferResult.from_response_body(body, verbose=False, header_length=int(headers[HEADER_LENGTH]))
-    for tensor in outputs[:2] + outputs[4:]:
-        np.testing.assert_array_equal(result.as_numpy(tensor.name), tensor.data, strict=True)
-    np.testing.assert_array_equal(result.as_numpy("image"), np.array([b"\x89PNG\x00\xff"], dtype=np.object_))
-    # tritonclient turns JSON BYTES into str, not bytes (np.array(data, dtype=object) of the JSON strings)
-    assert result.as_numpy("label").tolist() == ["seven", "s\u00e9pt"]
-    response = result.get_response()
-    assert (response["model_name"], response["model_version"], response["id"]) == ("mnist", "1", "r1")
-    assert response["outputs"][0]["parameters"] == {"binary_data_size": 16}
-    assert "data" not in response["outputs"][0]
-    assert response["outputs"][4]["data"] == [0.25, -1.5, float(np.float32(1 / 3))]
-
-
-def test_a_response_without_binary_outputs_is_plain_json() -> None:
-    outputs = _outputs()
-    outputs[2] = Tensor("image", "BYTES", (1,), [b"aGk="])
-    body, headers = encode_response("mnist", None, None, outputs, set())
-    assert headers == {"Content-Type": "application/json"}
-    document = json.loads(body)
-    assert set(document) == {"model_name", "outputs"}
-    assert document["outputs"][1] == {"name": "index", "datatype": "INT64", "shape": [2],
-                                      "data": [2**63 - 1, -(2**63)]}
-    result = triton.InferResult.from_response_body(body, verbose=False, header_length=None)
-    np.testing.assert_array_equal(result.as_numpy("probabilities"), outputs[0].data, strict=True)
-    np.testing.assert_array_equal(result.as_numpy("index"), outputs[1].data, strict=True)
-
-
-def test_output_parameters_are_kept_and_binary_data_size_is_the_codec_s() -> None:
-    tensor = Tensor("x", "BOOL", (2,), np.array([True, False]), {"binary_data_size": 99, "unit": "flag"})
-    body, headers = encode_response("m", "2", None, [tensor], {"x"})
-    header = json.loads(body[:int(headers[HEADER_LENGTH])])
-    assert header["outputs"][0]["parameters"] == {"unit": "flag", "binary_data_size": 2}
-    assert body[int(headers[HEADER_LENGTH]):] == b"\x01\x00"
-    body, _ = encode_response("m", "2", None, [tensor], set())
-    assert json.loads(body)["outputs"][0] == {"name": "x", "datatype": "BOOL", "shape": [2], "data": [True, False],
-                                              "parameters": {"unit": "flag"}}
-
-
-BAD_OUTPUTS = [
-    pytest.param([Tensor("x", "FP32", (1,), np.array([np.nan], np.float32))], set(), "NaN or infinity",
-                 id="nan-in-json"),
-    pytest.param([Tensor("x", "BYTES", (1,), [b"\xff"])], set(), "not UTF-8; base64-encode", id="binary-in-json"),
-    pytest.param([Tensor("x", "FP32", (1,), np.array([1.0]))], set(), "must be a float32 array of shape", id="dtype"),
-    pytest.param([Tensor("x", "FP32", (2,), np.array([1.0], np.float32))], {"x"}, "of shape \\(2,\\)", id="shape"),
-    pytest.param([Tensor("x", "BYTES", (2,), [b"a"])], {"x"}, "must hold 2 bytes elements", id="bytes-count"),
-    pytest.param([Tensor("x", "BYTES", (1,), ["a"])], set(), "must hold 1 bytes elements", id="str-not-bytes"),
-    pytest.param([Tensor("x", "UINT16", (1,), np.array([1], np.uint16))], set(), "which the codec does not support",
-                 id="datatype"),
-    pytest.param([Tensor("x", "BOOL", (1,), np.array([True]))], {"y"}, "binary outputs \\['y'\\] are not among",
-                 id="unknown-binary"),
-    pytest.param([Tensor("x", "BOOL", (1,), np.array([True]))] * 2, set(), "output names repeat", id="duplicate"),
-    pytest.param([Tensor("x", "BOOL", (1,), np.array([True]), {"p": object()})], set(), "cannot be written as JSON",
-                 id="parameter-not-json"),
-]
-
-
-@pytest.mark.parametrize(("outputs", "binary", "message"), BAD_OUTPUTS)
-def test_outputs_that_cannot_be_encoded_are_server_faults(outputs: list[Tensor], binary: set[str],
-                                                          message: str) -> None:
-    with pytest.raises(OutputError, match=message) as caught:
-        encode_response("m", None, None, outputs, binary)
-    assert not isinstance(caught.value, CodecError)
 
 
 # --- requests refused with a clear message --------------------------------------------------------------------
@@ -471,121 +358,3 @@ def test_base64_is_decoded_only_when_asked_and_valid() -> None:
         with pytest.raises(CodecError, match="input 'image' is not valid base64; BYTES sent in JSON for this input "
                                              "must be base64-encoded"):
             decode_base64(bad, "image")
-
-
-# --- fuzzing: bad input raises CodecError and nothing else --------------------------------------------------------
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
-    max_leaves=30)
-ELEMENTS = {"BOOL": st.booleans(), "BYTES": st.text(max_size=4)} | {
-    datatype: st.integers(-300, 300) | st.floats(-1e5, 1e5, allow_nan=False).map(round)
-    for datatype in ("UINT8", "INT8", "INT16", "INT32", "INT64")} | {
-    datatype: st.integers(-10, 10) | st.floats(-1e40, 1e40, allow_nan=False) for datatype in ("FP16", "FP32", "FP64")}
-
-
-@st.composite
-def _input(draw: st.DrawFn, name: str) -> tuple[dict[str, Any], bytes | None]:
-    """A valid input (JSON or binary) of a random type and shape, with values that may be out of range."""
-    datatype = draw(st.sampled_from(list(ELEMENTS)))
-    shape = draw(st.lists(st.integers(0, 3), max_size=3))
-    count = int(np.prod(shape))
-    item: dict[str, Any] = {"name": name, "shape": shape, "datatype": datatype}
-    if not draw(st.booleans()):
-        flat = draw(st.lists(ELEMENTS[datatype], min_size=count, max_size=count))
-        nested = draw(st.booleans()) and count > 0
-        item["data"] = np.array(flat, dtype=object).reshape(shape).tolist() if nested else flat
-        return item, None
-    if datatype == "BYTES":
-        chunk = b"".join(len(e).to_bytes(4, "little") + e for e in draw(st.lists(st.binary(max_size=4),
-                                                                                  min_size=count, max_size=count)))
-    else:
-        size = count * np.dtype(NUMERIC[datatype]).itemsize
-        chunk = draw(st.binary(min_size=size, max_size=size))
-    item["parameters"] = {"binary_data_size": len(chunk)}
-    return item, chunk
-
-
-@st.composite
-def _near_valid_requests(draw: st.DrawFn) -> tuple[bytes, int | None]:
-    """A request tritonclient could send, then (usually) one corruption of its JSON, its tail or its header."""
-    names = draw(st.lists(st.sampled_from("xyz"), min_size=1, max_size=3, unique=True))
-    drawn = [draw(_input(name)) for name in names]
-    document: dict[str, Any] = {"inputs": [item for item, _ in drawn],
-                                "outputs": [{"name": "out", "parameters": {"binary_data": draw(st.booleans())}}]}
-    tail = b"".join(chunk for _, chunk in drawn if chunk is not None)
-    binary = any(chunk is not None for _, chunk in drawn)
-    corruption = draw(st.sampled_from(["none", "replace", "drop", "tail", "header"]))
-    item = draw(st.sampled_from([document, document["outputs"][0], *document["inputs"]]))
-    key = draw(st.sampled_from(sorted(item)))
-    if corruption == "replace":
-        item[key] = draw(JSON_VALUES)
-    elif corruption == "drop":
-        del item[key]
-    head = json.dumps(document).encode()
-    if corruption == "tail":
-        tail = draw(st.binary(max_size=8)) + tail[draw(st.integers(0, 8)):]
-    shift = draw(st.integers(-3, 3)) if corruption == "header" else 0
-    return head + tail, (len(head) + shift if binary or shift else None)
-
-
-def _parse_or_refuse(body: bytes, header_length: int | None) -> None:
-    """Parse; only CodecError (with a message) may escape parse_request, anything else fails the test."""
-    try:
-        outcome: InferRequest | CodecError = parse_request(body, header_length, max_elements=1000)
-    except CodecError as exc:
-        outcome = exc
-    assert outcome.inputs if isinstance(outcome, InferRequest) else outcome.message
-
-
-@FUZZ
-@given(body=st.binary(max_size=300), header_length=st.none() | st.integers(-2, 310))
-def test_random_bytes_are_parsed_or_refused(body: bytes, header_length: int | None) -> None:
-    _parse_or_refuse(body, header_length)
-
-
-@FUZZ
-@given(document=JSON_VALUES)
-def test_random_json_is_parsed_or_refused(document: Any) -> None:
-    _parse_or_refuse(json.dumps(document).encode(), None)
-
-
-@FUZZ
-@given(request=_near_valid_requests())
-def test_near_valid_requests_are_parsed_or_refused(request: tuple[bytes, int | None]) -> None:
-    _parse_or_refuse(*request)
-
-
-def _arrays(datatype: str) -> st.SearchStrategy[np.ndarray]:
-    return hnp.arrays(NUMERIC[datatype], hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4),
-                      elements={"allow_nan": False, "allow_infinity": False} if datatype.startswith("FP") else None)
-
-
-@st.composite
-def _tensors(draw: st.DrawFn) -> tuple[str, np.ndarray]:
-    datatype = draw(st.sampled_from(list(NUMERIC)))
-    return datatype, draw(_arrays(datatype))
-
-
-@FUZZ
-@given(tensor=_tensors(), binary=st.booleans())
-def test_any_finite_tensor_from_tritonclient_comes_back_exactly(tensor: tuple[str, np.ndarray], binary: bool) -> None:
-    datatype, array = tensor
-    body, json_size = _triton_body([_triton_input("x", array, datatype, binary)])
-    np.testing.assert_array_equal(_only(parse_request(body, json_size)).data, array, strict=True)
-
-
-@FUZZ
-@given(tensor=_tensors(), raw=st.lists(st.binary(max_size=6), max_size=4), texts=st.lists(st.text(max_size=4),
-       max_size=4), binary=st.booleans())
-def test_any_finite_output_reaches_tritonclient_exactly(tensor: tuple[str, np.ndarray], raw: list[bytes],
-                                                        texts: list[str], binary: bool) -> None:
-    datatype, array = tensor
-    outputs = [Tensor("x", datatype, array.shape, array), Tensor("raw", "BYTES", (len(raw),), raw),
-               Tensor("text", "BYTES", (len(texts),), [text.encode() for text in texts])]
-    body, headers = encode_response("m", None, None, outputs, {"x", "raw"} if binary else {"raw"})
-    result = triton.InferResult.from_response_body(body, verbose=False, header_length=int(headers[HEADER_LENGTH]))
-    np.testing.assert_array_equal(result.as_numpy("x"), array, strict=True)
-    assert result.as_numpy("raw").tolist() == raw
-    assert result.as_numpy("text").tolist() == texts  # JSON BYTES come back to tritonclient as str
