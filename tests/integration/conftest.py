@@ -25,9 +25,15 @@ def auth() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def gateway(model_store: Path, server: ModelServerSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def gateway_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's gateway writes its logs."""
+    return tmp_path_factory.mktemp("gateway") / "gateway.log"
+
+
+@pytest.fixture(scope="session")
+def gateway(model_store: Path, server: ModelServerSettings, gateway_log: Path) -> Iterator[str]:
     """`python -m serving.gateway` in front of the session's TorchServe, with two API keys; yields its URL."""
-    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    log = gateway_log
     with gateway_process(model_store, server, log, GATEWAY_API_KEYS=f"{KEY},{OTHER_KEY}") as (url, _):
         yield url
 

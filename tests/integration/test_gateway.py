@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,8 @@ import pytest
 import tritonclient.http as triton
 from PIL import Image
 
-from tests.integration.conftest import OTHER_KEY, auth
+from serving.modelserver import ModelServerSettings, read_keys
+from tests.integration.conftest import KEY, OTHER_KEY, auth
 from training import registry
 from training.data import images, tabular
 
@@ -256,3 +258,18 @@ def test_kserve_rest_client_infers_every_model(gateway: str, name: str) -> None:
                 assert image.size == (8, 8)
     else:
         assert outputs["action"].tolist() == [int(outputs["q_values"].argmax())]
+
+
+def test_keys_and_tokens_never_reach_the_logs(api: httpx.Client, gateway: str, gateway_log: Path,
+                                              server: ModelServerSettings) -> None:
+    wrong = "Bearer not-a-key-but-secret-looking-1234"
+    httpx.post(f"{gateway}/v1/models/linear_regression/predict?token=query-secret-5678",
+               json={"features": [0.0] * 10}, headers={"Authorization": wrong})
+    api.post("/v1/models/linear_regression/predict", json={"features": [0.0] * 10})
+    api.post("/v1/models/linear_regression/predict", json={"features": [1]})  # a 400 is logged too
+    keys = read_keys(server.ts_home)
+    torchserve_logs = "".join(p.read_text(errors="replace") for p in (server.ts_home / "logs").glob("*"))
+    logs = gateway_log.read_text() + torchserve_logs
+    assert "POST" in gateway_log.read_text()  # the access log is there to be scanned
+    for secret in (KEY, OTHER_KEY, wrong.split()[1], "query-secret-5678", keys.inference, keys.management):
+        assert secret not in logs
