@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import time
 import zipfile
 from collections.abc import Iterator
@@ -127,3 +128,21 @@ def test_beyond_the_concurrency_bound_requests_get_429_with_retry_after(
         # once the burst is over, the gateway serves normally
         after = httpx.post(f"{url}/v1/models/linear_regression/predict", json={"features": [0.0] * 10})
         assert after.status_code == 200
+
+
+def test_sigterm_finishes_requests_in_flight_then_exits(
+    small_store: Path, own_server: ModelServerSettings, tmp_path: Path,
+) -> None:
+    with gateway_process(small_store, own_server, tmp_path / "gw.log") as (url, process), \
+            ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(httpx.post, f"{url}/v1/models/sleepy/predict", json=SLOW, timeout=30)
+        time.sleep(0.5)  # the request is now inside the two-second handler
+        process.send_signal(signal.SIGTERM)  # what Kubernetes sends on a rollout
+        time.sleep(0.3)
+        with pytest.raises(httpx.TransportError):  # no new requests once shutdown has begun
+            httpx.post(f"{url}/v1/models/linear_regression/predict", json={"features": [0.0] * 10}, timeout=5)
+        answer = in_flight.result()
+        assert answer.status_code == 200
+        assert "prediction" in answer.json()
+        # uvicorn drains, then re-raises the signal it caught, so the exit status is "terminated by SIGTERM"
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
