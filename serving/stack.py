@@ -18,8 +18,7 @@ from serving.modelserver.settings import get_settings as get_model_server_settin
 def print_banner(settings: GatewaySettings, catalog: Catalog) -> None:
     """The URLs and one working curl per model."""
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-    auth = "" if settings.gateway_profile == "local" and not settings.api_keys() else \
-        ' -H "Authorization: Bearer $API_KEY"'
+    auth = ' -H "Authorization: Bearer $API_KEY"' if settings.api_keys() else ""
     print(f"\nThe stack is up. Gateway: {base}  (docs: {base}/docs, metrics: {base}/metrics)")
     print("Try it:")
     for entry in catalog:

@@ -201,9 +201,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.out}")
             return 0
         return _train(args) if args.command == "train" else _tune(args)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    except FileNotFoundError as exc:
+    except (UsageError, FileNotFoundError) as exc:  # a missing dataset file is bad input too
         print(f"error: {exc}", file=sys.stderr)
         return USAGE_ERROR
