@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARTIFACTS ?= artifacts
 PROFILE ?= quick
 
-.PHONY: setup train export archive serve stop test lint loadtest bench clean
+.PHONY: setup train export archive serve stop test lint loadtest soak bench clean
 
 setup: $(STAMP)
 
@@ -39,11 +39,16 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-loadtest: setup
-	@echo "make loadtest: load tests are not built yet (issue #5)"; exit 1
+LOADTEST_ARGS ?=
+loadtest: archive  ## Locust, headless, on the running stack (or one started for the run); reports/ and the SLO
+	$(PY) -m loadtests run $(LOADTEST_ARGS)
 
-bench: setup
-	@echo "make bench: the serving benchmark is not built yet (issue #5)"; exit 1
+SOAK_ARGS ?=
+soak: archive  ## 30 minutes of mixed load at 32 users; fails on any error or >10% memory growth
+	$(PY) -m loadtests soak $(SOAK_ARGS)
+
+bench: archive  ## in-process vs TorchServe vs gateway vs LitServe, with wrk; writes docs/benchmarks.md
+	$(PY) -m loadtests bench
 
 clean:
 	rm -rf $(ARTIFACTS) model_store .torchserve reports .pytest_cache .mypy_cache .ruff_cache

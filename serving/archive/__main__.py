@@ -1,22 +1,23 @@
 """`python -m serving.archive`: one .mar per artifact folder into the model store."""
 
-import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from serving.archive.builder import ArchiveError, build
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from serving.cli import USAGE_ERROR, Parser, UsageError
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Archive every model under --artifacts (or the named ones) into --store."""
-    parser = _Parser(prog="python -m serving.archive", description=__doc__)
+    """Archive every model under --artifacts (or the named ones) into --store; bad input: one line, exit 2."""
+    try:
+        return _archive(argv)
+    except (UsageError, ArchiveError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _archive(argv: list[str] | None) -> int:
+    parser = Parser(prog="python -m serving.archive", description=__doc__)
     parser.add_argument("models", nargs="*", help="model names (default: every folder with a signature.json)")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--store", type=Path, default=Path("model_store"))
@@ -34,13 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         device_type = "gpu" if torch.cuda.is_available() else "cpu"
-    try:
-        for folder in folders:
-            result = build(folder, args.store, device_type)
-            print(f"{result.name:22s} {result.kind:24s} v{result.version} → {result.path}")
-    except ArchiveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    for folder in folders:
+        result = build(folder, args.store, device_type)
+        print(f"{result.name:22s} {result.kind:24s} v{result.version} → {result.path}")
     return 0
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from serving.gateway import v2kinds
 from serving.gateway.catalog import Catalog
 from serving.gateway.errors import ROUTE_ERRORS, InvalidInput, UnsupportedMediaType
 from serving.gateway.forward import forward
@@ -33,12 +34,13 @@ def router(catalog: Catalog) -> APIRouter:
         return [{"name": m.name, "kind": m.kind, "version": m.version, "ready": r}
                 for m, r in zip(state.catalog, ready, strict=True)]
 
-    @api.get("/models/{name}", summary="A model's signature, metrics, model card and an example request")
+    @api.get("/models/{name}", summary="A model's signature, metrics, model card and example v1 and v2 requests")
     async def describe(name: str, state: State) -> dict[str, Any]:
         entry = state.catalog.get(name)
         signature = {k: v for k, v in entry.signature.items() if k not in ("example", "vocab")}
         return {"name": entry.name, "kind": entry.kind, "version": entry.version, "signature": signature,
                 "metrics": entry.metrics, "model_card": entry.card, "example_request": entry.example(),
+                "example_infer_request": v2kinds.example_infer(entry),
                 "ready": await state.upstream.ready(entry.name)}
 
     @api.post("/models/{name}/predict", summary="Predict with a model (JSON shaped for its kind)",

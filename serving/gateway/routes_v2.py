@@ -131,15 +131,7 @@ def _json_ready(tensor: Tensor) -> Tensor:
 
 
 def _infer_docs(catalog: Catalog) -> dict[str, Any]:
-    examples = {}
-    for entry in catalog:
-        inputs, _ = v2kinds.contract(entry)
-        example = entry.example()
-        value = next(iter(example.values()))
-        data = value if isinstance(value, list) else [value]
-        shape = [1, len(data)] if len(inputs[0].shape) == 2 else [len(data)]
-        examples[entry.name] = {"summary": entry.name, "value": {"inputs": [
-            {"name": inputs[0].name, "datatype": inputs[0].datatype, "shape": shape, "data": data}]}}
+    examples = {entry.name: {"summary": entry.name, "value": v2kinds.example_infer(entry)} for entry in catalog}
     return {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"type": "object", "required": ["inputs"], "properties": {"inputs": {"type": "array"}}},
         "examples": examples}}}}

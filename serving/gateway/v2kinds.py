@@ -50,6 +50,15 @@ def contract(entry: ModelEntry) -> tuple[list[TensorSpec], list[TensorSpec]]:
     raise ValueError(f"no v2 contract for kind {kind!r}")
 
 
+def example_infer(entry: ModelEntry) -> dict[str, Any]:
+    """A valid v2 inference request for this model: its v1 example as one tensor (for the docs and load tests)."""
+    spec = contract(entry)[0][0]
+    value = next(iter(entry.example().values()))
+    data = value if isinstance(value, list) else [value]
+    shape = [1, len(data)] if len(spec.shape) == 2 else [len(data)]
+    return {"inputs": [{"name": spec.name, "datatype": spec.datatype, "shape": shape, "data": data}]}
+
+
 def _labelled(sig: dict[str, Any]) -> list[TensorSpec]:
     return [TensorSpec("label", "BYTES", [-1]), TensorSpec("probabilities", "FP32", [-1, len(sig["labels"])])]
 

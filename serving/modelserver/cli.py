@@ -11,31 +11,20 @@ import json
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from pydantic import ValidationError
 
+from serving.cli import FAILURE, USAGE_ERROR, Parser, UsageError
 from serving.examples import example_request
 from serving.modelserver.errors import InvalidSetup, ModelServerError
 from serving.modelserver.runner import start, status, stop
 from serving.modelserver.settings import ModelServerSettings
 
-USAGE_ERROR = 2
-FAILURE = 1
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported in one line with exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser; settings not given here come from TS_* environment variables."""
-    parser = _Parser(prog="python -m serving.modelserver", description=__doc__,
+    parser = Parser(prog="python -m serving.modelserver", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("start", "stop", "status"))
     parser.add_argument("--model-store", type=Path, help="folder of .mar archives (default: $TS_MODEL_STORE)")

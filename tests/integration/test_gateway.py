@@ -41,6 +41,9 @@ def test_v1_describes_each_model_and_its_example_works(api: httpx.Client, name: 
     assert page["model_card"].startswith(f"# Model card: {name}")
     answer = api.post(f"/v1/models/{name}/predict", json=page["example_request"])
     assert answer.status_code == 200, answer.text
+    inferred = api.post(f"/v2/models/{name}/infer", json=page["example_infer_request"])
+    assert inferred.status_code == 200, inferred.text
+    assert inferred.json()["model_name"] == name
 
 
 def test_v1_matches_torchserve_directly(api: httpx.Client, client: httpx.Client) -> None:

@@ -46,12 +46,3 @@ def test_script_embeds_the_body_verbatim_and_the_token(tmp_path: Path) -> None:
     assert 'wrk.body = [==[{"prompt": "a ]] b ]=] c \\"quoted\\""}]==]' in lua
     assert 'wrk.headers["Authorization"] = "Bearer secret"' in lua
     assert "Authorization" not in wrk.script(tmp_path, "n", b"{}", "application/json", None).read_text()
-
-
-def test_overhead_report_keeps_the_written_history() -> None:
-    from loadtests.overhead import BEGIN, END, merge
-
-    first = merge("", "table v1\n")
-    assert first == f"{BEGIN}\ntable v1\n{END}\n"
-    edited = first + "\n## History\nwhat moved which figure\n"
-    assert merge(edited, "table v2\n") == f"{BEGIN}\ntable v2\n{END}\n\n## History\nwhat moved which figure\n"

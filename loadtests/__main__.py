@@ -1,0 +1,5 @@
+"""`python -m loadtests`: see loadtests/cli.py."""
+
+from loadtests.cli import main
+
+raise SystemExit(main())

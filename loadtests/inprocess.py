@@ -1,0 +1,38 @@
+"""A curriculum model's handler called in this process, as TorchServe's worker calls it but without any
+network: the benchmark's ceiling, and what the LitServe comparison serves (the same work per request)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ts.context import Context, RequestProcessor
+
+from handlers import HANDLERS
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+class InProcessModel:
+    """One exported model behind its handler: `answer` takes request bodies and returns response bodies."""
+
+    def __init__(self, model_dir: Path, batch_size: int = 1) -> None:
+        signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))
+        module, name = HANDLERS[signature["kind"]]
+        manifest = {"model": {"serializedFile": "model.pt", "modelName": signature["name"]}}
+        self.context = Context(signature["name"], str(model_dir), manifest, batch_size, None, "0.12.0",
+                               model_yaml_config={})
+        self.handler: Any = getattr(importlib.import_module(f"handlers.{module}"), name)()
+        self.handler.initialize(self.context)
+
+    def answer(self, bodies: list[Any]) -> list[bytes]:
+        """Answer a batch of request bodies (bytes, or JSON already parsed) as one handler call."""
+        self.context.request_ids = {i: f"req-{i}" for i in range(len(bodies))}
+        self.context.request_processor = [RequestProcessor(dict(JSON_HEADERS)) for _ in bodies]
+        return list(self.handler.handle([{"body": body} for body in bodies], self.context))
+
+    def status(self, index: int) -> int:
+        """The HTTP status the handler set for request `index` of the last batch."""
+        return int(self.context.get_response_status(index)[0])

@@ -1,0 +1,106 @@
+"""Locust users for the stack: one user class per served model, weighted by the mix file.
+
+Standalone on purpose (it runs in a Locust master/worker pod with only this file and `mix.toml`): it imports
+nothing from the project. Configured by environment variables:
+
+- `LOADTEST_MIX`: the mix file (default: `mix.toml` beside this file): model → weight.
+- `LOADTEST_MODELS`: a comma-separated subset of the mix to run (default: every model in it).
+- `LOADTEST_TARGET`: `gateway` (v1 and v2 routes, default) or `torchserve` (its `/predictions` route).
+- `LOADTEST_API_KEY`: sent as `Authorization: Bearer …` (the gateway's API key or TorchServe's inference key).
+- `LOADTEST_PAYLOADS`: a JSON file {model: {"v1": body, "v2": body}}; without it each model's held-out
+  example is read once from the gateway's model page (`GET /v1/models/{name}`).
+
+Each request is named `<model> v1`, `<model> v2` or `<model> torchserve` in Locust's statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import requests
+from locust import FastHttpUser, constant, task
+
+HERE = Path(__file__).resolve().parent
+TARGETS = ("gateway", "torchserve")
+
+
+def mix() -> dict[str, int]:
+    """model → weight, from the mix file, restricted to LOADTEST_MODELS when set."""
+    path = Path(os.environ.get("LOADTEST_MIX", HERE / "mix.toml"))
+    weights = {name: int(weight) for name, weight in tomllib.loads(path.read_text(encoding="utf-8"))["weights"].items()}
+    chosen = [m.strip() for m in os.environ.get("LOADTEST_MODELS", "").split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(weights))
+    if unknown:
+        raise SystemExit(f"error: LOADTEST_MODELS names models the mix does not have: {', '.join(unknown)}")
+    return {name: weight for name, weight in weights.items() if not chosen or name in chosen}
+
+
+def target() -> str:
+    """Which server the users call."""
+    value = os.environ.get("LOADTEST_TARGET", "gateway")
+    if value not in TARGETS:
+        raise SystemExit(f"error: LOADTEST_TARGET must be one of {', '.join(TARGETS)}, not {value!r}")
+    return value
+
+
+_PAYLOADS: dict[str, dict[str, Any]] = {}
+
+
+def payloads(host: str, model: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The model's v1 and v2 request bodies (read once per process)."""
+    if not _PAYLOADS and os.environ.get("LOADTEST_PAYLOADS"):
+        _PAYLOADS.update(json.loads(Path(os.environ["LOADTEST_PAYLOADS"]).read_text(encoding="utf-8")))
+    if model not in _PAYLOADS:
+        page = requests.get(f"{host}/v1/models/{model}", headers=headers, timeout=30)
+        page.raise_for_status()
+        body = page.json()
+        _PAYLOADS[model] = {"v1": body["example_request"], "v2": body["example_infer_request"]}
+    return _PAYLOADS[model]
+
+
+class ModelUser(FastHttpUser):
+    """Calls one model as fast as its answers come back (closed loop: no think time)."""
+
+    abstract = True
+    model = ""
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        key = os.environ.get("LOADTEST_API_KEY", "")
+        self.headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+        bodies = payloads(str(self.host).rstrip("/"), self.model, self.headers)
+        self.v1 = json.dumps(bodies["v1"])
+        self.v2 = json.dumps(bodies["v2"])
+        self.direct = target() == "torchserve"
+
+    @task(3)
+    def predict(self) -> None:
+        """v1 (or TorchServe's own route, when it is the target)."""
+        if self.direct:
+            self.client.post(f"/predictions/{self.model}", data=self.v1, headers=self.headers,
+                             name=f"{self.model} torchserve")
+        else:
+            self.client.post(f"/v1/models/{self.model}/predict", data=self.v1, headers=self.headers,
+                             name=f"{self.model} v1")
+
+    @task(1)
+    def infer(self) -> None:
+        """The Open Inference Protocol route (gateway only; TorchServe direct gets v1-shaped bodies)."""
+        if self.direct:
+            self.predict()
+        else:
+            self.client.post(f"/v2/models/{self.model}/infer", data=self.v2, headers=self.headers,
+                             name=f"{self.model} v2")
+
+
+def _class_name(model: str) -> str:
+    return "".join(part.title() for part in model.split("_")) + "User"
+
+
+# One user class per model: Locust reports and spawns them by class, weighted as the mix says.
+for _model, _weight in mix().items():
+    globals()[_class_name(_model)] = type(_class_name(_model), (ModelUser,), {"model": _model, "weight": _weight})

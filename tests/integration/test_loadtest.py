@@ -1,0 +1,77 @@
+"""The load-test smoke run of `make test`: Locust against the session's gateway (every model, v1 and v2) and
+against TorchServe directly, with the reports a user gets and the SLO verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from serving.modelserver import ModelServerSettings, read_keys
+from tests.integration.conftest import KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+MIX = tomllib.loads((ROOT / "loadtests/mix.toml").read_text())["weights"]
+
+
+def _loadtest(*argv: str, key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loadtests", "run", *argv], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=ROOT, env={**os.environ, "LOADTEST_API_KEY": key})
+
+
+@pytest.mark.timeout(180)
+def test_smoke_run_through_the_gateway(gateway: str, tmp_path: Path) -> None:
+    even = tmp_path / "even.toml"  # one user per model, so every model is loaded
+    even.write_text("[weights]\n" + "".join(f"{name} = 1\n" for name in MIX))
+    result = _loadtest("--host", gateway, "--users", str(len(MIX)), "--spawn-rate", "8", "--duration", "12",
+                       "--mix", str(even), "--reports", str(tmp_path / "reports"), key=KEY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    reports = tmp_path / "reports"
+    summary = json.loads((reports / "summary.json").read_text())
+    assert sorted(summary["models"]) == sorted(MIX)
+    for name, model in summary["models"].items():
+        assert model["failures"] == 0, name
+        assert model["routes"]["v1"]["requests"] > 0, name
+        assert model["routes"]["v2"]["requests"] > 0, name
+        assert model["routes"]["v1"]["p99_ms"] >= model["routes"]["v1"]["p50_ms"] > 0
+    assert summary["total"]["failures"] == 0
+    for report in ("locust_stats.csv", "locust_stats_history.csv", "report.html", "latency.png", "throughput.png"):
+        assert (reports / report).stat().st_size > 0, report
+    assert "0 failed" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_a_wrong_key_fails_the_run(gateway: str, tmp_path: Path) -> None:
+    result = _loadtest("--host", gateway, "--users", "1", "--duration", "2", "--models", "mlp_classifier",
+                       "--reports", str(tmp_path), key="not-a-key-0000000000")
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_an_exceeded_budget_fails_the_run(gateway: str, tmp_path: Path) -> None:
+    slo = tmp_path / "slo.toml"
+    slo.write_text("[default]\np50_ms = 0.001\n")
+    result = _loadtest("--host", gateway, "--users", "2", "--duration", "3", "--models", "mlp_classifier",
+                       "--slo", str(slo), "--reports", str(tmp_path / "reports"), key=KEY)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL mlp_classifier v1: p50_ms" in result.stdout
+    assert json.loads((tmp_path / "reports/summary.json").read_text())["total"]["failures"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_smoke_run_against_torchserve_directly(server: ModelServerSettings, model_store: Path,
+                                               tmp_path: Path) -> None:
+    result = _loadtest("--target", "torchserve", "--host", server.inference_url, "--store", str(model_store),
+                       "--users", "2", "--duration", "4", "--models", "cnn_digits", "dqn_cartpole",
+                       "--reports", str(tmp_path), key=read_keys(server.ts_home).inference)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert sorted(summary["models"]) == ["cnn_digits", "dqn_cartpole"]
+    assert all(list(m["routes"]) == ["torchserve"] and m["routes"]["torchserve"]["requests"] > 0
+               for m in summary["models"].values())
