@@ -25,7 +25,7 @@ class GatewayState:
 
 
 # The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, which
-# cost about a fifth of the gateway's CPU per request when profiled (docs/gateway-overhead.md).
+# cost about a fifth of the gateway's CPU per request when profiled (docs/benchmarks.md).
 async def get_state(request: Request) -> GatewayState:
     """The running app's state."""
     state: GatewayState = request.app.state.gateway

@@ -31,7 +31,7 @@ class TorchServeClient:
     """Predictions and readiness from TorchServe's inference and management APIs.
 
     aiohttp rather than httpx: measured here, one httpx client topped out near 500 requests/s against
-    TorchServe at 16 concurrent requests while aiohttp reached TorchServe's own ~3000 (docs/gateway-overhead.md)."""
+    TorchServe at 16 concurrent requests while aiohttp reached TorchServe's own ~3000 (docs/benchmarks.md)."""
 
     def __init__(self, inference_url: str, management_url: str, ts_home: Path, timeout_s: float,
                  max_connections: int = 256) -> None:
