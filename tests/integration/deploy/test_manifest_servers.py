@@ -215,3 +215,30 @@ def test_sigterm_stops_the_model_server_and_the_gateway_turns_unready(model_serv
     gateway_spec = container(objects, "gateway")
     assert kubelet_probe(gateway, gateway_spec, "livenessProbe")  # alive, but no longer ready
     assert not kubelet_probe(gateway, gateway_spec, "readinessProbe")
+
+
+def test_a_torchserve_that_dies_ends_the_container_with_exit_1(store: Path, tmp_path: Path) -> None:
+    """The orchestrator restarts a container whose main process exits: `run` must not outlive TorchServe."""
+    env = container_env(render(OVERLAY), "model-server")
+    fields = [name.upper() for name in PORT_FIELDS]
+    home = tmp_path / "home"
+    env.update({**dict(zip(fields, map(str, free_ports(len(fields))), strict=True)), "TS_BIND_HOST": "127.0.0.1",
+                "TS_MODEL_STORE": str(store), "TS_HOME": str(home)})
+    log = tmp_path / "run.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([*image_command("model-server"), "run"], env=process_env(env), stdout=sink,
+                                   stderr=subprocess.STDOUT, cwd=tmp_path)
+        running = Running(process, {}, log, env)
+        try:
+            deadline = time.monotonic() + 300
+            while "TorchServe is ready" not in log.read_text():
+                assert process.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.5)
+            java = int((home / "torchserve.pid").read_text())
+            os.kill(java, signal.SIGKILL)
+            assert process.wait(timeout=60) == 1
+            assert "TorchServe exited on its own" in log.read_text()
+        finally:
+            if process.poll() is None:
+                stop(running, 60)
