@@ -23,8 +23,9 @@ train: setup  ## train and export every curriculum model (quick profile by defau
 export: setup  ## train and export only the models whose artifacts are missing
 	$(PY) -m training train --missing --profile $(PROFILE) --artifacts $(ARTIFACTS)
 
-archive: export  ## one reproducible .mar per model into model_store/
+archive: export  ## one reproducible .mar per model into model_store/, and KServe's layout in build/kserve/
 	$(PY) -m serving.archive --artifacts $(ARTIFACTS) --store model_store
+	$(PY) -m serving.archive.kserve --store model_store --out build/kserve
 
 serve: archive  ## the whole stack on 127.0.0.1 in the foreground: TorchServe behind the gateway; Ctrl-C stops both
 	TS_MODEL_STORE=model_store GATEWAY_MODEL_STORE=model_store $(PY) -m serving.stack
@@ -51,4 +52,4 @@ bench: archive  ## in-process vs TorchServe vs gateway vs LitServe, with wrk; wr
 	$(PY) -m loadtests bench
 
 clean:
-	rm -rf $(ARTIFACTS) model_store .torchserve reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(ARTIFACTS) model_store build/kserve .torchserve reports .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from handlers.errors import REASONS, InvalidInput
@@ -54,6 +55,7 @@ class SignatureHandler(BaseHandler):
     def handle(self, data: list[Any], context: Any) -> list[bytes]:
         """Answer every request of the batch: the list returned always has the batch's length."""
         self.context = context
+        self._record_batch_size(context, len(data))
         responses: list[Response | None] = [None] * len(data)
         parsed: list[tuple[int, Any]] = []
         for i, row in enumerate(data):
@@ -96,6 +98,18 @@ class SignatureHandler(BaseHandler):
     def predict(self, items: list[Any]) -> list[Response]:
         """Answer the valid items of a batch, in order, ideally with one forward pass."""
         raise NotImplementedError
+
+    @staticmethod
+    def _record_batch_size(context: Any, size: int) -> None:
+        """The BatchSize histogram (per model): TorchServe exports no batch metric of its own, and the dashboard
+        shows how full the batches are. A metrics failure must never fail the batch."""
+        metrics = getattr(context, "metrics", None)
+        if metrics is None:
+            return
+        try:
+            metrics.add_metric("BatchSize", size, unit="count", metric_type=MetricTypes.HISTOGRAM)
+        except Exception:
+            log.exception("could not record BatchSize")
 
     @staticmethod
     def _headers(context: Any, index: int) -> dict[str, str]:

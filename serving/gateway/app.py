@@ -29,8 +29,11 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstream = TorchServeClient(model_server.inference_url, model_server.management_url, model_server.ts_home,
-                                    settings.gateway_upstream_timeout_s, settings.gateway_max_concurrency)
+        upstream = (TorchServeClient(model_server.inference_url, model_server.management_url, model_server.ts_home,
+                                     settings.gateway_upstream_timeout_s, settings.gateway_max_concurrency)
+                    if settings.gateway_torchserve_url is None else
+                    TorchServeClient(settings.gateway_torchserve_url, None, None, settings.gateway_upstream_timeout_s,
+                                     settings.gateway_max_concurrency))
         app.state.gateway = GatewayState(settings, catalog, upstream, keys, Admission(settings.gateway_max_concurrency),
                                          metrics)
         if not keys.enabled:

@@ -4,6 +4,7 @@ profile. Fields are named like their environment variables (GATEWAY_PORT → gat
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,11 @@ class GatewaySettings(BaseSettings):
     # Requests in flight beyond this get 429 at once instead of queueing without bound.
     gateway_max_concurrency: int = Field(default=128, gt=0)
     gateway_model_store: Path = Path("model_store")
+    # TorchServe's inference API when it runs in another container (Kubernetes: its Service, e.g.
+    # http://model-server:8080). Then no TorchServe token is sent and readiness comes from its /ping: the key
+    # file and the management API stay inside the model server's pod (docs/deploy.md). Unset: the local
+    # TorchServe that the TS_* settings describe, with its keys and management API.
+    gateway_torchserve_url: str | None = None
     gateway_log_level: str = "INFO"
 
     def api_keys(self) -> tuple[str, ...]:
@@ -43,6 +49,9 @@ class GatewaySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Self:
+        url = self.gateway_torchserve_url
+        if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+            raise ValueError(f"GATEWAY_TORCHSERVE_URL must be an http(s) URL with a host, got {url!r}")
         if self.gateway_api_keys_file is not None and not self.gateway_api_keys_file.is_file():
             raise ValueError(f"GATEWAY_API_KEYS_FILE {self.gateway_api_keys_file} does not exist")
         if self.gateway_profile == "local":

@@ -15,7 +15,7 @@ from serving.gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from serving.modelserver.keys import TokenKeys, read_keys
+from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,12 @@ class TorchServeClient:
     aiohttp rather than httpx: measured here, one httpx client topped out near 500 requests/s against
     TorchServe at 16 concurrent requests while aiohttp reached TorchServe's own ~3000 (docs/benchmarks.md)."""
 
-    def __init__(self, inference_url: str, management_url: str, ts_home: Path, timeout_s: float,
+    def __init__(self, inference_url: str, management_url: str | None, ts_home: Path | None, timeout_s: float,
                  max_connections: int = 256) -> None:
+        """`management_url` and `ts_home` None: a TorchServe in another pod, reached without a token, whose
+        readiness is its `/ping` (every model has its minimum of healthy workers)."""
         self._inference_url = inference_url.rstrip("/")
-        self._management_url = management_url.rstrip("/")
+        self._management_url = management_url.rstrip("/") if management_url else None
         self._ts_home = ts_home
         self._keys: TokenKeys | None = None
         # Connecting to a loopback TorchServe that is down fails at once; the short connect timeout bounds the
@@ -51,6 +53,8 @@ class TorchServeClient:
         await self._session.close()
 
     def _current_keys(self, refresh: bool = False) -> TokenKeys:
+        if self._ts_home is None:
+            return NO_KEYS
         if self._keys is None or refresh:
             try:
                 self._keys = read_keys(self._ts_home)
@@ -84,8 +88,10 @@ class TorchServeClient:
 
     async def ready(self, model: str) -> bool:
         """Whether the model has at least one READY worker."""
-        url = f"{self._management_url}/models/{model}"
         timeout = aiohttp.ClientTimeout(total=2.0, sock_connect=0.5)
+        if self._management_url is None:
+            return await self._ping(timeout)
+        url = f"{self._management_url}/models/{model}"
         try:
             for attempt in (0, 1):
                 headers = self._current_keys(refresh=attempt == 1).management_headers()
@@ -99,6 +105,14 @@ class TorchServeClient:
             return False
         workers = json.loads(payload)[0].get("workers", [])
         return any(worker.get("status") == "READY" for worker in workers)
+
+    async def _ping(self, timeout: aiohttp.ClientTimeout) -> bool:
+        # TorchServe answers 200 only while every registered model has its minimum of healthy workers.
+        try:
+            async with self._session.get(f"{self._inference_url}/ping", timeout=timeout) as response:
+                return response.status == 200
+        except (TimeoutError, aiohttp.ClientError):
+            return False
 
 
 def _invalid_key(payload: bytes) -> bool:

@@ -1,4 +1,6 @@
-"""Command line: `python -m serving.modelserver start|stop|status [--model-store DIR] [--home DIR]`.
+"""Command line: `python -m serving.modelserver start|stop|status|run [--model-store DIR] [--home DIR]`.
+
+`run` is `start` in the foreground (a container's main process): it stops TorchServe on SIGTERM.
 
 Bad input (no model store, no archive in it, a port in use, bad settings) prints one line and exits with 2;
 a server that fails to come up prints why, with the tails of its logs, and exits with 1.
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 
 from serving.cli import FAILURE, USAGE_ERROR, Parser, UsageError
 from serving.examples import example_request
+from serving.modelserver import foreground
 from serving.modelserver.errors import InvalidSetup, ModelServerError
 from serving.modelserver.runner import start, status, stop
 from serving.modelserver.settings import ModelServerSettings
@@ -26,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser; settings not given here come from TS_* environment variables."""
     parser = Parser(prog="python -m serving.modelserver", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("start", "stop", "status"))
+    parser.add_argument("command", choices=("start", "stop", "status", "run"))
     parser.add_argument("--model-store", type=Path, help="folder of .mar archives (default: $TS_MODEL_STORE)")
     parser.add_argument("--home", type=Path, help="TorchServe's working directory (default: $TS_HOME)")
     return parser
@@ -63,6 +66,9 @@ def _print_ready(settings: ModelServerSettings) -> None:
     print(f"  inference:  {settings.inference_url}")
     print(f"  management: {settings.management_url}")
     print(f"  metrics:    {settings.metrics_url}")
+    if not settings.ts_token_auth:
+        print("  token authorization is off (TS_TOKEN_AUTH=false)")
+        return
     print(f"  keys:       {Path(report['home']) / 'key_file.json'}")
     print("Try it (TorchServe wants its inference key):")
     key_file = Path(report["home"]).resolve() / "key_file.json"
@@ -80,6 +86,8 @@ def run(argv: list[str]) -> int:
     if args.command == "start":
         start(settings)
         _print_ready(settings)
+    elif args.command == "run":
+        return foreground.serve(settings)
     elif args.command == "stop":
         stop(settings)
         print("TorchServe is stopped.")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serving.modelserver.errors import ModelServerError
+from serving.modelserver.settings import ModelServerSettings
 
 KEY_FILE = "key_file.json"
 
@@ -23,12 +24,12 @@ class TokenKeys:
     management: str
 
     def inference_headers(self) -> dict[str, str]:
-        """Headers for a request to the inference API."""
-        return {"Authorization": f"Bearer {self.inference}"}
+        """Headers for a request to the inference API (none when token authorization is off)."""
+        return {"Authorization": f"Bearer {self.inference}"} if self.inference else {}
 
     def management_headers(self) -> dict[str, str]:
-        """Headers for a request to the management API."""
-        return {"Authorization": f"Bearer {self.management}"}
+        """Headers for a request to the management API (none when token authorization is off)."""
+        return {"Authorization": f"Bearer {self.management}"} if self.management else {}
 
     def __repr__(self) -> str:
         # Keys are secrets: keep them out of logs and tracebacks.
@@ -45,6 +46,15 @@ def parse_keys(text: str) -> TokenKeys:
     if not (isinstance(inference, str) and inference and isinstance(management, str) and management):
         raise ModelServerError("TorchServe's key file holds an empty or non-string key")
     return TokenKeys(inference=inference, management=management)
+
+
+# What a client sends to a TorchServe whose token authorization is off: no Authorization header at all.
+NO_KEYS = TokenKeys(inference="", management="")
+
+
+def server_keys(settings: ModelServerSettings) -> TokenKeys:
+    """The keys to call the server of `settings` with: read from its key file, or NO_KEYS when tokens are off."""
+    return read_keys(settings.ts_home) if settings.ts_token_auth else NO_KEYS
 
 
 def read_keys(ts_home: Path) -> TokenKeys:

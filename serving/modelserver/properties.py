@@ -43,19 +43,19 @@ def escape_value(text: str) -> str:
 
 def render(settings: ModelServerSettings) -> str:
     """The text of config.properties for `settings` (paths made absolute against the current directory)."""
-    host = settings.ts_bind_host
+    host, private = settings.ts_bind_host, settings.private_host
     store = settings.ts_model_store.expanduser().resolve()
     values: dict[str, str | int | float] = {
         "inference_address": http_url(host, settings.ts_inference_port),
-        "management_address": http_url(host, settings.ts_management_port),
+        "management_address": http_url(private, settings.ts_management_port),
         "metrics_address": http_url(host, settings.ts_metrics_port),
-        "grpc_inference_address": host,
+        "grpc_inference_address": private,
         "grpc_inference_port": settings.ts_grpc_inference_port,
-        "grpc_management_address": host,
+        "grpc_management_address": private,
         "grpc_management_port": settings.ts_grpc_management_port,
         "metrics_mode": "prometheus",
-        # Written out although it is TorchServe's default, so that nobody reads its absence as an oversight.
-        "disable_token_authorization": "false",
+        # Written out although "false" is TorchServe's default, so that nobody reads its absence as an oversight.
+        "disable_token_authorization": "false" if settings.ts_token_auth else "true",
         "token_expiration_min": f"{settings.ts_token_expiration_min:g}",
         "enable_model_api": "false",
         "allowed_urls": allowed_url_pattern(store),
@@ -67,6 +67,8 @@ def render(settings: ModelServerSettings) -> str:
         # Archives never pip-install anything at load time: the environment is built once, from pyproject.toml.
         "install_py_dep_per_model": "false",
         "disable_system_metrics": "false",
+        # Metrics the handlers emit (BatchSize) become Prometheus series without a metrics.yaml of our own.
+        "model_metrics_auto_detect": "true",
         # TS_* variables belong to this runtime's settings; TorchServe must not reinterpret them.
         "enable_envvars_config": "false",
         "number_of_netty_threads": settings.ts_number_of_netty_threads,

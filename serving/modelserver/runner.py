@@ -12,7 +12,7 @@ from typing import Any
 from serving.modelserver import launch, processes
 from serving.modelserver.errors import InvalidSetup, ModelServerError
 from serving.modelserver.java import find_java_home
-from serving.modelserver.keys import read_keys
+from serving.modelserver.keys import server_keys
 from serving.modelserver.logs import log_tails
 from serving.modelserver.paths import MAX_SOCKET_PATH, ServerPaths
 from serving.modelserver.probes import ModelState, model_states, ping
@@ -59,7 +59,7 @@ def start(settings: ModelServerSettings) -> None:
 def _probe(settings: ModelServerSettings, paths: ServerPaths) -> list[ModelState] | None:
     """The models' states once TorchServe answers `/ping` with Healthy; None before that."""
     try:
-        keys = read_keys(paths.home)
+        keys = server_keys(settings)
     except ModelServerError:
         return None  # not written yet, or read while TorchServe was still writing it
     if ping(settings, keys) != "Healthy":
@@ -117,8 +117,8 @@ def status(settings: ModelServerSettings) -> dict[str, Any]:
         "inference_url": settings.inference_url, "management_url": settings.management_url,
         "metrics_url": settings.metrics_url, "ping": None, "models": {},
     }
-    if server is not None and paths.key_file.is_file():
-        keys = read_keys(paths.home)
+    if server is not None and (paths.key_file.is_file() or not settings.ts_token_auth):
+        keys = server_keys(settings)
         report["ping"] = ping(settings, keys)
         report["models"] = {s.name: {"min_workers": s.min_workers, "workers": list(s.worker_states), "ready": s.ready}
                             for s in model_states(settings, keys) or []}

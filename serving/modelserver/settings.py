@@ -31,6 +31,9 @@ class ModelServerSettings(BaseSettings):
     # TorchServe's working directory: logs, key_file.json, the rendered config.properties, pid and sockets.
     ts_home: Path = Path(".torchserve")
     ts_bind_host: str = "127.0.0.1"
+    # The management API and both gRPC servers: unset, they share ts_bind_host. In a container the inference and
+    # metrics APIs listen on the pod's address while these stay on loopback (docs/deploy.md).
+    ts_management_bind_host: str | None = None
     ts_inference_port: int = 8080
     ts_management_port: int = 8081
     ts_metrics_port: int = 8082
@@ -55,6 +58,10 @@ class ModelServerSettings(BaseSettings):
     # regenerates them; the keys instead live as long as the server (they change at every start).
     ts_token_expiration_min: float = Field(default=60 * 24 * 365, gt=0)
     ts_profile: Literal["local", "production"] = "local"
+    # TorchServe's own token check. It may be off only in production, where TorchServe runs in a pod of its own:
+    # its keys are random per start and per replica and cannot be supplied, so a gateway in another pod (or a
+    # Kubernetes probe) cannot know them; the NetworkPolicy is the boundary then (docs/deploy.md, SECURITY.md).
+    ts_token_auth: bool = True
 
     @model_validator(mode="after")
     def _refuse_unsafe_values(self) -> Self:
@@ -67,7 +74,23 @@ class ModelServerSettings(BaseSettings):
         if self.ts_profile != "production" and not is_loopback(self.ts_bind_host):
             raise ValueError(f"ts_bind_host {self.ts_bind_host!r} is not a loopback address; TorchServe may listen "
                              "beyond this machine only with TS_PROFILE=production")
+        if not self.ts_token_auth:
+            if self.ts_profile != "production":
+                raise ValueError("ts_token_auth may be false only with TS_PROFILE=production (a model server in a pod "
+                                 "of its own, behind a NetworkPolicy)")
+            if not is_loopback(self.private_host):
+                # With no token, the management API (it can scale workers) and gRPC must not leave the pod.
+                raise ValueError(f"with ts_token_auth false the management API must stay on loopback; "
+                                 f"set TS_MANAGEMENT_BIND_HOST=127.0.0.1 (it is {self.private_host!r})")
+        elif self.ts_profile != "production" and not is_loopback(self.private_host):
+            raise ValueError(f"ts_management_bind_host {self.private_host!r} is not a loopback address; TorchServe may "
+                             "listen beyond this machine only with TS_PROFILE=production")
         return self
+
+    @property
+    def private_host(self) -> str:
+        """Where the management API and the gRPC servers listen."""
+        return self.ts_management_bind_host or self.ts_bind_host
 
     def ports(self) -> dict[str, int]:
         """Every port TorchServe listens on, by setting name."""
@@ -83,7 +106,7 @@ class ModelServerSettings(BaseSettings):
     @property
     def management_url(self) -> str:
         """Base URL of the management API, as a client on this machine reaches it."""
-        return client_url(self.ts_bind_host, self.ts_management_port)
+        return client_url(self.private_host, self.ts_management_port)
 
     @property
     def metrics_url(self) -> str:

@@ -45,6 +45,7 @@ def test_rendered_text() -> None:
         "default_response_timeout=30",
         "install_py_dep_per_model=false",
         "disable_system_metrics=false",
+        "model_metrics_auto_detect=true",
         "enable_envvars_config=false",
         "number_of_netty_threads=4",
         "job_queue_size=100",
