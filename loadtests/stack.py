@@ -4,7 +4,9 @@ way `make serve` runs them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -64,20 +66,28 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 @contextmanager
 def server_process(command: list[str], health_url: str, log: Path, env: dict[str, str],
                    timeout_s: float = 60) -> Iterator[subprocess.Popen[bytes]]:
-    """A server subprocess logging to `log`, up once `health_url` answers 200; SIGTERM (then SIGKILL) at exit."""
+    """A server subprocess logging to `log`, up once `health_url` answers 200; at exit SIGTERM (then SIGKILL) to
+    its whole process group, so servers that fork workers (LitServe) leave none behind."""
     with log.open("wb") as sink:
         process = subprocess.Popen(command, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT,
-                                   cwd=ROOT)
+                                   cwd=ROOT, start_new_session=True)
         try:
             wait_until_up(health_url, process, log, timeout_s)
             yield process
         finally:
-            process.terminate()
+            _signal_group(process, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
                 process.wait()
+            time.sleep(0.2)  # let children that outlive their leader by a moment see the signal
+            _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(process.pid, signum)
 
 
 @contextmanager
