@@ -119,6 +119,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY docker/install.py docker/
 COPY serving/ serving/
+# The gateway frames coalesced requests with handlers/envelope.py (standard library only).
+COPY handlers/ handlers/
 RUN /opt/venv/bin/python docker/install.py gateway
 
 FROM ${PYTHON_IMAGE} AS gateway

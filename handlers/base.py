@@ -13,6 +13,7 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
+from handlers import envelope
 from handlers.errors import REASONS, InvalidInput
 from handlers.wire import Request, Response, decode_row, error_body
 
@@ -53,43 +54,76 @@ class SignatureHandler(BaseHandler):
         return tuple(tensors)
 
     def handle(self, data: list[Any], context: Any) -> list[bytes]:
-        """Answer every request of the batch: the list returned always has the batch's length."""
+        """Answer every request of the batch: the list returned always has the batch's length. A row may be a
+        batch envelope from the gateway (handlers/envelope.py): its requests join the batch and their answers
+        go back packed in one body."""
         self.context = context
-        self._record_batch_size(context, len(data))
-        responses: list[Response | None] = [None] * len(data)
-        parsed: list[tuple[int, Any]] = []
+        requests: list[tuple[int, Any, dict[str, str]]] = []  # (row index, request row, its headers)
+        packed: set[int] = set()  # rows that are envelopes
+        grouped: list[list[tuple[int, Response]]] = [[] for _ in data]  # each row's answers, in order
         for i, row in enumerate(data):
+            headers = self._headers(context, i)
+            if not headers.get("content-type", "").startswith(envelope.CONTENT_TYPE):
+                requests.append((i, row, headers))
+                continue
             try:
-                parsed.append((i, self.parse(decode_row(row, self._headers(context, i)))))
+                items = envelope.unpack_requests(_row_bytes(row))
+            except envelope.EnvelopeError as exc:
+                grouped[i].append((400, error_body(str(exc))))
+                continue
+            packed.add(i)
+            requests += [(i, {"body": body}, item_headers) for item_headers, body in items]
+        self._record_batch_size(context, len(requests))
+        for (i, _, _), answer in zip(requests, self._answer([(r, h) for _, r, h in requests]), strict=True):
+            grouped[i].append(answer)
+        out = []
+        for i, answers in enumerate(grouped):
+            encoded = [self._encoded(status, response) for status, response in answers]
+            if i in packed:
+                context.set_response_content_type(i, envelope.CONTENT_TYPE)
+                out.append(envelope.pack_responses([(st, r.content_type, body) for st, r, body in encoded]))
+                continue
+            status, response, body = encoded[0]
+            if status != 200:
+                context.set_response_status(status, REASONS.get(status, "Bad Request"), i)
+            context.set_response_content_type(i, response.content_type)
+            out.append(body)
+        return out
+
+    def _answer(self, requests: list[tuple[Any, dict[str, str]]]) -> list[tuple[int, Response]]:
+        """(status, response) for each request: parsed one by one, predicted together."""
+        answers: list[tuple[int, Response] | None] = [None] * len(requests)
+        parsed: list[tuple[int, Any]] = []
+        for i, (row, headers) in enumerate(requests):
+            try:
+                parsed.append((i, self.parse(decode_row(row, headers))))
             except InvalidInput as exc:
-                responses[i] = self._fail(context, i, exc.status, exc.message)
+                answers[i] = (exc.status, error_body(exc.message))
             except Exception:
                 log.exception("parse failed")
-                responses[i] = self._fail(context, i, 500, "could not read the request; see the model server log")
+                answers[i] = (500, error_body("could not read the request; see the model server log"))
         if parsed:
             try:
                 with torch.inference_mode():
                     results = self.predict([item for _, item in parsed])
                 for (i, _), result in zip(parsed, results, strict=True):
-                    responses[i] = result
+                    answers[i] = (200, result)
             except InvalidInput as exc:
                 for i, _ in parsed:
-                    responses[i] = self._fail(context, i, exc.status, exc.message)
+                    answers[i] = (exc.status, error_body(exc.message))
             except Exception:  # a bug or an exhausted device must fail these requests, not the worker
                 log.exception("prediction failed")
                 for i, _ in parsed:
-                    responses[i] = self._fail(context, i, 500, "prediction failed; see the model server log")
-        out = []
-        for i, response in enumerate(responses):
-            assert response is not None
-            try:
-                encoded = response.encode()
-            except ValueError:
-                response = self._fail(context, i, 500, "the model produced a value JSON cannot carry (NaN or infinity)")
-                encoded = response.encode()
-            context.set_response_content_type(i, response.content_type)
-            out.append(encoded)
-        return out
+                    answers[i] = (500, error_body("prediction failed; see the model server log"))
+        return [answer for answer in answers if answer is not None]
+
+    @staticmethod
+    def _encoded(status: int, response: Response) -> tuple[int, Response, bytes]:
+        try:
+            return status, response, response.encode()
+        except ValueError:
+            failed = error_body("the model produced a value JSON cannot carry (NaN or infinity)")
+            return 500, failed, failed.encode()
 
     def parse(self, request: Request) -> Any:
         """Validate one request into the item `predict` consumes; raise InvalidInput on bad input."""
@@ -119,10 +153,13 @@ class SignatureHandler(BaseHandler):
             headers = {}
         return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
 
-    @staticmethod
-    def _fail(context: Any, index: int, status: int, message: str) -> Response:
-        context.set_response_status(status, REASONS.get(status, "Bad Request"), index)
-        return error_body(message)
+
+
+def _row_bytes(row: Any) -> bytes:
+    body = row.get("body", row.get("data")) if isinstance(row, dict) else None
+    if not isinstance(body, (bytes, bytearray)):
+        raise envelope.EnvelopeError("a batch envelope must arrive as raw bytes")
+    return bytes(body)
 
 
 def labelled(probabilities: torch.Tensor, labels: list[str], many: bool) -> Response:

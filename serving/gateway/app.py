@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from serving.gateway import errors, routes_health, routes_v1, routes_v2
+from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.security import Admission, ApiKeys
@@ -34,8 +35,10 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
                     if settings.gateway_torchserve_url is None else
                     TorchServeClient(settings.gateway_torchserve_url, None, None, settings.gateway_upstream_timeout_s,
                                      settings.gateway_max_concurrency))
+        batcher = Coalescer(upstream.predict, settings.gateway_batch_max_items, settings.gateway_batch_max_in_flight,
+                            settings.gateway_batch_max_bytes, metrics.observe_batch)
         app.state.gateway = GatewayState(settings, catalog, upstream, keys, Admission(settings.gateway_max_concurrency),
-                                         metrics)
+                                         metrics, batcher)
         if not keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
                         settings.gateway_profile)

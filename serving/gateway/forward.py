@@ -11,7 +11,7 @@ async def forward(state: GatewayState, entry: ModelEntry, body: bytes, content_t
     """Send one body to the model's handler under the admission limit; record latency and failures."""
     async with state.admission.slot():
         try:
-            result = await state.upstream.predict(entry.name, body, content_type, accept, request_id)
+            result = await state.batcher.predict(entry.name, body, content_type, accept, request_id)
         except UpstreamTimeout:
             state.metrics.upstream_error(entry.name, "timeout")
             raise

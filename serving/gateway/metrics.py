@@ -53,6 +53,9 @@ class GatewayMetrics:
                                           ["model", "route"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.upstream_duration = Histogram("gateway_upstream_duration_seconds", "Time TorchServe took to predict.",
                                            ["model"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.batch_requests = Histogram("gateway_batch_requests", "Client requests per call to TorchServe "
+                                        "(coalesced into one envelope when more than one).", ["model"],
+                                        buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry)
         self.in_flight = Gauge("gateway_in_flight_requests", "HTTP requests being answered now.",
                                registry=self.registry)
         self.upstream_errors = Counter("gateway_upstream_errors_total", "Predictions TorchServe did not answer.",
@@ -73,6 +76,10 @@ class GatewayMetrics:
         label = self.model_label(model)
         self.requests.labels(label, route, method if method in _METHODS else OTHER_METHOD, str(status)).inc()
         self.request_duration.labels(label, route).observe(seconds)
+
+    def observe_batch(self, model: str, size: int) -> None:
+        """Count one call to TorchServe carrying `size` client requests."""
+        self.batch_requests.labels(self.model_label(model)).observe(size)
 
     def observe_upstream(self, model: str, seconds: float) -> None:
         """Time one prediction TorchServe answered."""

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
 from serving.gateway.observability import GatewayMetrics
 from serving.gateway.security import Admission, ApiKeys
@@ -14,7 +15,7 @@ from serving.gateway.upstream import TorchServeClient
 
 @dataclass
 class GatewayState:
-    """The catalog, the TorchServe client, the key check, the admission limit and the metrics."""
+    """The catalog, the TorchServe client (and its coalescer), the key check, the admission limit, the metrics."""
 
     settings: GatewaySettings
     catalog: Catalog
@@ -22,6 +23,7 @@ class GatewayState:
     keys: ApiKeys
     admission: Admission
     metrics: GatewayMetrics
+    batcher: Coalescer
 
 
 # The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, which

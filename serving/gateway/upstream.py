@@ -84,7 +84,7 @@ class TorchServeClient:
                 raise UpstreamUnavailable("the model server is unavailable") from None
             if not (status == 400 and _invalid_key(payload)):
                 break
-        return _result(model, status, payload, kind, time.perf_counter() - started)
+        return result_of(model, status, payload, kind, time.perf_counter() - started)
 
     async def ready(self, model: str) -> bool:
         """Whether the model has at least one READY worker."""
@@ -119,7 +119,8 @@ def _invalid_key(payload: bytes) -> bool:
     return b"InvalidKeyException" in payload
 
 
-def _result(model: str, status: int, payload: bytes, content_type: str, seconds: float) -> UpstreamResponse:
+def result_of(model: str, status: int, payload: bytes, content_type: str, seconds: float) -> UpstreamResponse:
+    """TorchServe's answer to one request: the response, or the domain error its status maps to."""
     if status == 200:
         return UpstreamResponse(payload, content_type, seconds)
     message = _message(status, payload)

@@ -149,6 +149,19 @@ def test_each_image_installs_every_distribution_its_entry_point_loads(target: st
     assert result.stdout.strip() == "imported"
 
 
+def test_the_gateway_image_copies_every_project_package_the_gateway_imports() -> None:
+    code = ("import json, sys, serving.gateway.__main__, serving.gateway.app; from pathlib import Path; "
+            f"root = Path({str(ROOT)!r}); print(json.dumps(sorted({{Path(m.__file__).relative_to(root).parts[0] "
+            "for m in list(sys.modules.values()) if getattr(m, '__file__', None) "
+            "and Path(m.__file__).is_relative_to(root)})))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    packages = [name for name in json.loads(result.stdout) if (ROOT / name / "__init__.py").is_file()]  # not .venv
+    assert "serving" in packages
+    copied = {rest.split()[0].rstrip("/") for word, rest in dockerfile_stages()["gateway-venv"].instructions
+              if word == "COPY"}
+    assert set(packages) <= copied, f"the gateway imports {packages}; the image copies {sorted(copied)}"
+
+
 def test_the_isolation_catches_a_missing_distribution() -> None:
     gateway = _closure(install.pinned(install.TARGETS["gateway"], install.project_requirements()))
     assert "torch" not in gateway

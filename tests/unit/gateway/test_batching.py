@@ -1,0 +1,160 @@
+"""The gateway's coalescer: a lone request goes at once and plain; requests queued behind calls in flight go as
+one envelope, each with its own answer; failures reach exactly the requests they concern."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from handlers import envelope
+from serving.gateway.batching import Coalescer
+from serving.gateway.errors import InvalidInput, UpstreamError, UpstreamUnavailable
+from serving.gateway.upstream import UpstreamResponse
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class FakeTorchServe:
+    """Answers `{"x": n}` with `{"y": 2n}` (400 for negative n), alone or enveloped; holds calls until released."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []  # (content type, number of requests)
+        self.gate = asyncio.Event()
+        self.fail: Exception | None = None
+
+    async def send(self, model: str, body: bytes, content_type: str, accept: str | None,
+                   request_id: str | None) -> UpstreamResponse:
+        enveloped = content_type == envelope.CONTENT_TYPE
+        items = envelope.unpack_requests(body) if enveloped else [({"content-type": content_type}, body)]
+        self.calls.append((content_type, len(items)))
+        await self.gate.wait()
+        if self.fail is not None:
+            raise self.fail
+        answers = [self._answer(item) for _, item in items]
+        if enveloped:
+            return UpstreamResponse(envelope.pack_responses(answers), envelope.CONTENT_TYPE, 0.01)
+        status, kind, payload = answers[0]
+        if status != 200:
+            raise InvalidInput(json.loads(payload)["error"], status)
+        return UpstreamResponse(payload, kind, 0.01)
+
+    @staticmethod
+    def _answer(body: bytes) -> tuple[int, str, bytes]:
+        x = json.loads(body)["x"]
+        if x < 0:
+            return 400, "application/json", json.dumps({"error": f"negative: {x}"}).encode()
+        return 200, "application/json", json.dumps({"y": 2 * x}).encode()
+
+
+def _request(coalescer: Coalescer, x: int) -> asyncio.Task[UpstreamResponse]:
+    body = json.dumps({"x": x}).encode()
+    return asyncio.ensure_future(coalescer.predict("m", body, "application/json", None, None))
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_lone_request_goes_at_once_and_plain() -> None:
+    server = FakeTorchServe()
+    sizes: list[int] = []
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20,
+                          observe=lambda model, size: sizes.append(size))
+    server.gate.set()
+    answer = await _request(coalescer, 4)
+    assert json.loads(answer.body) == {"y": 8}
+    assert server.calls == [("application/json", 1)]
+    assert sizes == [1]
+
+
+async def test_requests_queued_behind_a_call_go_as_one_envelope() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    first = _request(coalescer, 1)
+    await _settle()
+    queued = [_request(coalescer, x) for x in (2, -3, 4)]
+    await _settle()
+    assert server.calls == [("application/json", 1)]  # the others wait for the call in flight
+    server.gate.set()
+    assert json.loads((await first).body) == {"y": 2}
+    results = await asyncio.gather(*queued, return_exceptions=True)
+    assert server.calls[1] == (envelope.CONTENT_TYPE, 3)
+    assert json.loads(results[0].body) == {"y": 4}  # type: ignore[union-attr]
+    assert isinstance(results[1], InvalidInput)
+    assert (results[1].status, results[1].message) == (400, "negative: -3")
+    assert json.loads(results[2].body) == {"y": 8}  # type: ignore[union-attr]
+
+
+async def test_envelopes_hold_at_most_max_items_and_max_bytes() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=3, max_in_flight=1, max_bytes=1 << 20)
+    tasks = [_request(coalescer, x) for x in range(8)]
+    await _settle()
+    server.gate.set()
+    await asyncio.gather(*tasks)
+    assert [size for _, size in server.calls] == [1, 3, 3, 1]
+    small = FakeTorchServe()  # 8-byte bodies: three fit in 24 bytes
+    by_bytes = Coalescer(small.send, max_items=100, max_in_flight=1, max_bytes=24)
+    tasks = [_request(by_bytes, x) for x in range(7)]
+    await _settle()
+    small.gate.set()
+    await asyncio.gather(*tasks)
+    assert [size for _, size in small.calls] == [1, 3, 3]
+
+
+async def test_a_failed_call_fails_every_request_it_carried_and_only_those() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    server.fail = UpstreamUnavailable("the model server is unavailable")
+    tasks = [_request(coalescer, x) for x in range(4)]
+    await _settle()
+    server.gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, UpstreamUnavailable) for r in results)
+    server.fail = None
+    assert json.loads((await _request(coalescer, 5)).body) == {"y": 10}  # the queue is not stuck
+
+
+async def test_a_wrong_envelope_answer_is_an_upstream_error() -> None:
+    async def send(model: str, body: bytes, content_type: str, accept: str | None,
+                   request_id: str | None) -> UpstreamResponse:
+        await asyncio.sleep(0.01)
+        return UpstreamResponse(b'{"label": "not an envelope"}', "application/json", 0.01)
+
+    coalescer = Coalescer(send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    tasks = [_request(coalescer, x) for x in range(3)]
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert not isinstance(results[0], Exception)  # went alone
+    assert all(isinstance(r, UpstreamError) and "something else" in r.message for r in results[1:])
+
+
+async def test_a_client_that_left_is_not_sent() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    first = _request(coalescer, 1)
+    await _settle()
+    gone, staying = _request(coalescer, 2), _request(coalescer, 3)
+    await _settle()
+    gone.cancel()
+    server.gate.set()
+    await first
+    assert json.loads((await staying).body) == {"y": 6}
+    assert server.calls[1] == ("application/json", 1)  # only the one still waiting
+
+
+@pytest.mark.parametrize(("max_items", "body_size"), [(1, 10), (8, 600)])
+async def test_off_or_too_big_goes_straight_through(max_items: int, body_size: int) -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=max_items, max_in_flight=1, max_bytes=1000)
+    server.gate.set()
+    body = json.dumps({"x": 1, "pad": "." * body_size}).encode()
+    await asyncio.gather(*(coalescer.predict("m", body, "application/json", None, None) for _ in range(3)))
+    assert server.calls == [("application/json", 1)] * 3

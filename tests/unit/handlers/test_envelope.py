@@ -1,0 +1,71 @@
+"""The batch envelope: its framing, and handlers answering every enveloped request as if it came alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from handlers import envelope
+from handlers.classification import ClassificationHandler
+from handlers.image_generation import ImageGenerationHandler
+from tests.unit.handlers import tiny
+
+JSON = {"content-type": "application/json"}
+
+model_dir, worker, module = tiny.kind_fixtures("tabular-classification", ClassificationHandler)
+
+
+def _alone(worker: tiny.Worker, body: object) -> tiny.Reply:
+    return worker.send(tiny.json_request(body))[0]
+
+
+def test_requests_and_responses_survive_the_framing() -> None:
+    items = [(JSON, b'{"features": [1, 2]}'), ({"content-type": "image/png", "accept": "image/png"}, bytes(range(256))),
+             ({}, b"")]
+    assert envelope.unpack_requests(envelope.pack_requests(items)) == items
+    answers = [(200, "application/json", b"{}"), (400, "application/json", b'{"error": "x"}'), (200, "image/png", b"")]
+    assert envelope.unpack_responses(envelope.pack_responses(answers)) == answers
+    assert envelope.unpack_requests(envelope.pack_requests([])) == []
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b'{"features": [1, 2, 3]}', "bad magic"),
+    (envelope.pack_requests([(JSON, b"{}")])[:-1], "truncated"),
+    (envelope.MAGIC + b"\x00", "truncated"),
+    (envelope.MAGIC + b"\x00\x00\x00\x00\x00\x00" * (envelope.MAX_ITEMS + 1), f"at most {envelope.MAX_ITEMS} items"),
+])
+def test_a_malformed_envelope_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(envelope.EnvelopeError, match=message):
+        envelope.unpack_requests(data)
+
+
+def test_each_enveloped_request_gets_the_answer_it_would_get_alone(worker: tiny.Worker) -> None:
+    bodies = [{"features": [3, 3, 3]}, {"features": [1, 2]}, {"features": [[-3, -3, -3], [0, 0, 0]]}, b"{not json"]
+    packed = envelope.pack_requests([(JSON, b if isinstance(b, bytes) else json.dumps(b).encode()) for b in bodies])
+    (reply, plain) = worker.send(tiny.raw_request(packed, envelope.CONTENT_TYPE),
+                                 tiny.json_request({"features": [-3, -3, -3]}))
+    assert (reply.status, reply.content_type) == (200, envelope.CONTENT_TYPE)
+    answers = envelope.unpack_responses(reply.body)
+    alone = [_alone(worker, b) for b in bodies]
+    assert [(status, kind) for status, kind, _ in answers] == [(a.status, a.content_type) for a in alone]
+    assert [status for status, _, _ in answers] == [200, 400, 200, 400]
+    assert [json.loads(body) for _, _, body in answers] == [a.json() for a in alone]
+    assert plain.json() == _alone(worker, {"features": [-3, -3, -3]}).json()  # a plain row beside it is untouched
+
+
+def test_a_broken_envelope_fails_alone(worker: tiny.Worker) -> None:
+    broken, plain = worker.send(tiny.raw_request(b"BEv1\x00", envelope.CONTENT_TYPE),
+                                tiny.json_request({"features": [3, 3, 3]}))
+    assert "truncated batch envelope" in broken.error(400)
+    assert plain.status == 200
+
+
+def test_headers_travel_with_each_request(tmp_path_factory: pytest.TempPathFactory) -> None:
+    generator = tiny.start_worker(ImageGenerationHandler, tiny.build("image-generation", tmp_path_factory.mktemp("g")))
+    body = json.dumps({"digit": 3, "seed": 1}).encode()
+    packed = envelope.pack_requests([({**JSON, "accept": "image/png"}, body), (JSON, body)])
+    (reply,) = generator.send(tiny.raw_request(packed, envelope.CONTENT_TYPE))
+    (png_status, png_kind, png), (json_status, json_kind, _) = envelope.unpack_responses(reply.body)
+    assert (png_status, png_kind, png[:4]) == (200, "image/png", b"\x89PNG")
+    assert (json_status, json_kind) == (200, "application/json")
