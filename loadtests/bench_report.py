@@ -83,12 +83,12 @@ def markdown(results: Results, args: argparse.Namespace, seconds: float) -> str:
     return "\n".join(out)
 
 
-def merge(existing: str, measured: str) -> str:
+def merge(existing: str, measured: str, begin: str = BEGIN, end: str = END) -> str:
     """Replace the measured block, keeping what people wrote around it (the history of what moved which figure)."""
-    block = f"{BEGIN}\n{measured}{END}\n"
-    if BEGIN in existing and END in existing:
-        before, rest = existing.split(BEGIN, 1)
-        return before + block + rest.split(END, 1)[1].removeprefix("\n")
+    block = f"{begin}\n{measured}{end}\n"
+    if begin in existing and end in existing:
+        before, rest = existing.split(begin, 1)
+        return before + block + rest.split(end, 1)[1].removeprefix("\n")
     return existing + ("\n" if existing else "") + block
 
 

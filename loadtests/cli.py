@@ -3,6 +3,7 @@
     python -m loadtests run --users 16 --spawn-rate 8 --duration 30 --target gateway --models cnn_digits
     python -m loadtests soak --duration 1800          # 32 users of the mixed load; memory growth checked
     python -m loadtests bench                         # docs/benchmarks.md: four ways of serving, with wrk
+    python -m loadtests sweep                         # TorchServe batch settings, direct and via the gateway
 
 `run` uses the stack at --host when one answers there (the gateway's or TorchServe's default address when
 --host is not given) and otherwise starts TorchServe and the gateway on free loopback ports for the run.
@@ -37,7 +38,7 @@ SLO = HERE / "slo.toml"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The three commands and their options."""
+    """The commands and their options."""
     parser = Parser(prog="python -m loadtests", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -58,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--store", type=Path, default=Path("model_store"))
     bench.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     bench.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    sweep = sub.add_parser("sweep", help="TorchServe's batchSize, maxBatchDelay and workers, direct and gateway")
+    sweep.add_argument("--models", nargs="+", default=["mlp_classifier", "cnn_digits"])
+    sweep.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 32])
+    sweep.add_argument("--delays", nargs="+", type=int, default=[0, 2, 5], help="maxBatchDelay values (ms)")
+    sweep.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    sweep.add_argument("--seconds", type=int, default=3)
+    sweep.add_argument("--repeats", type=int, default=1)
+    sweep.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    sweep.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     return parser
 
 
@@ -76,6 +86,10 @@ def _check(args: argparse.Namespace) -> None:
     if args.command == "bench":
         if args.seconds < 1 or args.repeats < 1 or any(c < 1 for c in args.connections):
             raise UsageError("--seconds, --repeats and --connections must be at least 1")
+        return
+    if args.command == "sweep":
+        if args.seconds < 1 or args.repeats < 1 or min(args.batch_sizes + args.workers) < 1 or min(args.delays) < 0:
+            raise UsageError("--seconds, --repeats, --batch-sizes, --workers must be at least 1, --delays at least 0")
         return
     if args.users < 1 or args.duration < 1 or args.spawn_rate <= 0:
         raise UsageError("--users and --duration must be at least 1 and --spawn-rate positive")
@@ -179,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             import loadtests.soak  # imported on demand: each command loads only what it needs
 
             return loadtests.soak.main(args)
+        if args.command == "sweep":
+            import loadtests.sweep
+
+            return loadtests.sweep.main(args)
         import loadtests.bench
 
         return loadtests.bench.main(args)

@@ -49,8 +49,10 @@ def entry_module(kind: str) -> str:
             f'    """The {kind} handler, as TorchServe loads it."""\n')
 
 
-def build(artifact_dir: Path, store: Path, device_type: str) -> ArchiveResult:
-    """Archive one artifact folder into `store/<name>.mar`."""
+def build(artifact_dir: Path, store: Path, device_type: str,
+          serving_overrides: dict[str, int] | None = None) -> ArchiveResult:
+    """Archive one artifact folder into `store/<name>.mar`; `serving_overrides` replace serving hints of the
+    signature (batch_size, max_batch_delay_ms, workers …) — how the benchmark's sweep tries other settings."""
     missing = [f for f in ARTIFACT_FILES if not (artifact_dir / f).is_file()]
     if missing:
         raise ArchiveError(f"{artifact_dir}: missing {', '.join(missing)} (run `make export` first)")
@@ -60,7 +62,8 @@ def build(artifact_dir: Path, store: Path, device_type: str) -> ArchiveResult:
     with tempfile.TemporaryDirectory(prefix=f"mar-{name}-") as tmp:
         staging = Path(tmp)
         extra = _stage(staging, artifact_dir, signature)
-        (staging / "model-config.yaml").write_text(model_config.render(signature.get("serving", {}), device_type))
+        serving = {**signature.get("serving", {}), **(serving_overrides or {})}
+        (staging / "model-config.yaml").write_text(model_config.render(serving, device_type))
         (staging / ENTRY_MODULE).write_text(entry_module(kind))
         out = staging / "out"
         out.mkdir()

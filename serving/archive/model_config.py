@@ -25,6 +25,8 @@ def render(serving: dict[str, Any], device_type: str) -> str:
         config["batchSize"] = int(serving["batch_size"])
     if "max_batch_delay_ms" in serving:
         config["maxBatchDelay"] = int(serving["max_batch_delay_ms"])
+    if "workers" in serving:
+        config["minWorkers"] = config["maxWorkers"] = int(serving["workers"])
     if "response_timeout_s" in serving:
         config["responseTimeout"] = int(serving["response_timeout_s"])
     config["deviceType"] = device_type

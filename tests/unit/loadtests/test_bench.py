@@ -94,3 +94,12 @@ def test_report_keeps_the_written_history() -> None:
     edited = first + "\n## History\nwhat moved which figure\n"
     assert bench_report.merge(edited, "table v2\n") == \
         f"# Benchmarks\n\n{begin}\ntable v2\n{end}\n\n## History\nwhat moved which figure\n"
+
+
+def test_sweep_grid_adds_worker_counts_at_the_middle_settings() -> None:
+    from loadtests.sweep import configs
+
+    args = argparse.Namespace(batch_sizes=[1, 8, 32], delays=[0, 2, 5], workers=[1, 2])
+    grid = configs(args)
+    assert grid[:9] == [(b, d, 1) for b in (1, 8, 32) for d in (0, 2, 5)]
+    assert grid[9:] == [(8, 2, 2)]

@@ -48,3 +48,9 @@ def test_no_archives_to_start_a_stack_with(tmp_path: Path, capsys: pytest.Captur
     monkeypatch.setenv("GATEWAY_PORT", str(port))
     assert main(["run", "--store", str(tmp_path)]) == 2
     assert f"no .mar archives in {tmp_path}" in capsys.readouterr().err
+
+
+def test_bad_sweep_settings_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--delays", "-1"]) == 2
+    assert "--delays at least 0" in capsys.readouterr().err
+    assert main(["sweep", "--batch-sizes", "0"]) == 2
