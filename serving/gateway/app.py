@@ -36,7 +36,8 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
                     TorchServeClient(settings.gateway_torchserve_url, None, None, settings.gateway_upstream_timeout_s,
                                      settings.gateway_max_concurrency))
         batcher = Coalescer(upstream.predict, settings.gateway_batch_max_items, settings.gateway_batch_max_in_flight,
-                            settings.gateway_batch_max_bytes, metrics.observe_batch)
+                            settings.gateway_batch_max_bytes, settings.gateway_upstream_timeout_s,
+                            metrics.observe_batch)
         app.state.gateway = GatewayState(settings, catalog, upstream, keys, Admission(settings.gateway_max_concurrency),
                                          metrics, batcher)
         if not keys.enabled:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers import envelope
-from serving.gateway.errors import UpstreamError
+from serving.gateway.errors import UpstreamError, UpstreamTimeout
 from serving.gateway.upstream import UpstreamResponse, result_of
 
 Send = Callable[[str, bytes, str, str | None, str | None], Awaitable[UpstreamResponse]]
@@ -36,9 +36,10 @@ class _Queue:
 class Coalescer:
     """Sends each model's requests to TorchServe, coalescing those that queue behind calls in flight."""
 
-    def __init__(self, send: Send, max_items: int, max_in_flight: int, max_bytes: int,
+    def __init__(self, send: Send, max_items: int, max_in_flight: int, max_bytes: int, timeout_s: float,
                  observe: Observe | None = None) -> None:
         self._send = send
+        self.timeout_s = timeout_s  # a request's whole wait, queue included, as for a lone call
         self._observe = observe or (lambda model, size: None)
         self.max_items, self.max_in_flight, self.max_bytes = max_items, max_in_flight, max_bytes
         self._queues: dict[str, _Queue] = {}
@@ -54,7 +55,10 @@ class Coalescer:
         future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(model, _Queue()).waiting.append(_Waiting(headers, body, request_id, future))
         self._dispatch(model)
-        return await future
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:  # queued behind calls that hang: the same answer a hanging call of its own gets
+            raise UpstreamTimeout(f"model {model!r} did not answer in time") from None
 
     def _dispatch(self, model: str) -> None:
         queue = self._queues[model]

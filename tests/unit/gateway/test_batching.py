@@ -10,7 +10,7 @@ import pytest
 
 from handlers import envelope
 from serving.gateway.batching import Coalescer
-from serving.gateway.errors import InvalidInput, UpstreamError, UpstreamUnavailable
+from serving.gateway.errors import InvalidInput, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from serving.gateway.upstream import UpstreamResponse
 
 pytestmark = pytest.mark.anyio
@@ -66,7 +66,7 @@ async def _settle() -> None:
 async def test_a_lone_request_goes_at_once_and_plain() -> None:
     server = FakeTorchServe()
     sizes: list[int] = []
-    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20,
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5,
                           observe=lambda model, size: sizes.append(size))
     server.gate.set()
     answer = await _request(coalescer, 4)
@@ -77,7 +77,7 @@ async def test_a_lone_request_goes_at_once_and_plain() -> None:
 
 async def test_requests_queued_behind_a_call_go_as_one_envelope() -> None:
     server = FakeTorchServe()
-    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
     first = _request(coalescer, 1)
     await _settle()
     queued = [_request(coalescer, x) for x in (2, -3, 4)]
@@ -95,14 +95,14 @@ async def test_requests_queued_behind_a_call_go_as_one_envelope() -> None:
 
 async def test_envelopes_hold_at_most_max_items_and_max_bytes() -> None:
     server = FakeTorchServe()
-    coalescer = Coalescer(server.send, max_items=3, max_in_flight=1, max_bytes=1 << 20)
+    coalescer = Coalescer(server.send, max_items=3, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
     tasks = [_request(coalescer, x) for x in range(8)]
     await _settle()
     server.gate.set()
     await asyncio.gather(*tasks)
     assert [size for _, size in server.calls] == [1, 3, 3, 1]
     small = FakeTorchServe()  # 8-byte bodies: three fit in 24 bytes
-    by_bytes = Coalescer(small.send, max_items=100, max_in_flight=1, max_bytes=24)
+    by_bytes = Coalescer(small.send, max_items=100, max_in_flight=1, max_bytes=24, timeout_s=5)
     tasks = [_request(by_bytes, x) for x in range(7)]
     await _settle()
     small.gate.set()
@@ -112,7 +112,7 @@ async def test_envelopes_hold_at_most_max_items_and_max_bytes() -> None:
 
 async def test_a_failed_call_fails_every_request_it_carried_and_only_those() -> None:
     server = FakeTorchServe()
-    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
     server.fail = UpstreamUnavailable("the model server is unavailable")
     tasks = [_request(coalescer, x) for x in range(4)]
     await _settle()
@@ -129,7 +129,7 @@ async def test_a_wrong_envelope_answer_is_an_upstream_error() -> None:
         await asyncio.sleep(0.01)
         return UpstreamResponse(b'{"label": "not an envelope"}', "application/json", 0.01)
 
-    coalescer = Coalescer(send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    coalescer = Coalescer(send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
     tasks = [_request(coalescer, x) for x in range(3)]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert not isinstance(results[0], Exception)  # went alone
@@ -138,7 +138,7 @@ async def test_a_wrong_envelope_answer_is_an_upstream_error() -> None:
 
 async def test_a_client_that_left_is_not_sent() -> None:
     server = FakeTorchServe()
-    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20)
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
     first = _request(coalescer, 1)
     await _settle()
     gone, staying = _request(coalescer, 2), _request(coalescer, 3)
@@ -153,8 +153,16 @@ async def test_a_client_that_left_is_not_sent() -> None:
 @pytest.mark.parametrize(("max_items", "body_size"), [(1, 10), (8, 600)])
 async def test_off_or_too_big_goes_straight_through(max_items: int, body_size: int) -> None:
     server = FakeTorchServe()
-    coalescer = Coalescer(server.send, max_items=max_items, max_in_flight=1, max_bytes=1000)
+    coalescer = Coalescer(server.send, max_items=max_items, max_in_flight=1, max_bytes=1000, timeout_s=5)
     server.gate.set()
     body = json.dumps({"x": 1, "pad": "." * body_size}).encode()
     await asyncio.gather(*(coalescer.predict("m", body, "application/json", None, None) for _ in range(3)))
     assert server.calls == [("application/json", 1)] * 3
+
+
+async def test_a_request_queued_behind_a_hung_call_times_out_like_one() -> None:
+    server = FakeTorchServe()  # never released
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=0.2)
+    results = await asyncio.gather(_request(coalescer, 1), _request(coalescer, 2), return_exceptions=True)
+    assert all(isinstance(r, UpstreamTimeout) for r in results)
+    assert server.calls == [("application/json", 1)]  # the queued one never left
