@@ -139,3 +139,30 @@ def test_raw_control_bytes_in_the_request_line_never_reach_the_app(gateway: str,
     assert status == 400
     assert raw_request(gateway, "GET", b"/livez")[0] == 200
 
+
+
+MANAGEMENT_LOOKALIKES = ["/models", "/models/linear_regression", "/models/linear_regression/1.0/set-default",
+                         "/workflows", "/api-description", "/token?type=management", "/predictions/linear_regression",
+                         "/v2/repository/index", "/v2/repository/models/linear_regression/load",
+                         "/v2/repository/models/linear_regression/unload", "/v1/models/linear_regression/workers",
+                         "/v1/models/linear_regression:predict"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("torchserve_sees_only_served_models")
+def test_no_gateway_route_reaches_the_management_api(gateway: str) -> None:
+    """Every documented route, called with a served model, and TorchServe's management and repository paths tried
+    through the gateway: TorchServe's management API hears nothing but `GET /models/<served>` (readiness)."""
+    status, document = raw_request(gateway, "GET", b"/openapi.json")
+    assert status == 200
+    version = json.loads(raw_request(gateway, "GET", b"/v2/models/linear_regression")[1])["versions"][0]
+    for path, operations in json.loads(document)["paths"].items():
+        target = path.replace("{name}", "linear_regression").replace("{version}", version)
+        for method in operations:
+            body = b"" if method == "get" else V1_BODY if target.startswith("/v1") else V2_BODY
+            assert raw_request(gateway, method.upper(), target.encode(), body)[0] < 500, f"{method} {target}"
+    for target in MANAGEMENT_LOOKALIKES:
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            status, answer = raw_request(gateway, method, target.encode(), b"{}")
+            assert status in (404, 405), f"{method} {target}: {status}"
+            assert json.loads(answer)["error"]
