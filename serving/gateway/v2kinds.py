@@ -10,7 +10,7 @@ import numpy as np
 
 from serving.gateway.catalog import ModelEntry
 from serving.gateway.errors import InvalidInput
-from serving.gateway.v2codec import InferRequest, Tensor, decode_base64
+from serving.gateway.v2codec import CodecError, InferRequest, Tensor, decode_base64
 
 NUMERIC = {"BOOL", "UINT8", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"}
 INTEGER = {"UINT8", "INT8", "INT16", "INT32", "INT64"}
@@ -71,7 +71,7 @@ def handler_requests(entry: ModelEntry, request: InferRequest) -> list[dict[str,
     if kind in ("regression", "tabular-classification", "policy"):
         return [{inputs[0].name: _rows(tensor, inputs[0]).tolist()}]
     if kind == "image-classification":
-        images = [item if tensor.binary else decode_base64(item, "image") for item in _items(tensor)]
+        images = [item if tensor.binary else _base64_image(item) for item in _items(tensor)]
         return [{"image": [base64.b64encode(image).decode() for image in images]}]
     if kind == "text-generation":
         options = {k: params[k] for k in GENERATION_PARAMETERS if k in params}
@@ -139,6 +139,14 @@ def _items(tensor: Tensor) -> list[bytes]:
     if not all(isinstance(item, bytes) for item in items):
         raise InvalidInput(f"input '{tensor.name}' must hold BYTES elements")
     return items
+
+
+def _base64_image(item: bytes) -> bytes:
+    # Decoded here, after parsing, so the codec's error must become the gateway's 400 here too.
+    try:
+        return decode_base64(item, "image")
+    except CodecError as exc:
+        raise InvalidInput(exc.message) from None
 
 
 def _text(item: bytes) -> str:

@@ -36,6 +36,9 @@ def test_archive_holds_model_signature_card_config_and_every_handler_module(stor
     assert manifest["model"]["modelName"] == name
     assert manifest["model"]["modelVersion"] == registry.get(name).version == signature["version"]
     assert manifest["model"]["handler"] == "handler.py"
+    # no modelFile: TorchServe's BaseHandler then loads the TorchScript with torch.jit.load, never its eager-model
+    # path that unpickles a state dict with torch.load (without weights_only in TorchServe 0.12)
+    assert "modelFile" not in manifest["model"]
     assert config["batchSize"] == registry.get(name).serving["batch_size"]
     assert config["deviceType"] == "cpu"
     assert config["minWorkers"] >= 1

@@ -1,27 +1,34 @@
-"""The gateway when TorchServe is slow, down or overloaded: fast, clear answers and recovery by itself."""
+"""The gateway when TorchServe is slow, down, overloaded or loses a worker: fast, clear answers and recovery by
+itself."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
 import signal
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
+import yaml
 
-from serving.modelserver import ModelServerSettings, start, stop
+from serving.modelserver import ModelServerSettings, read_keys, start, stop
 from tests.servers import gateway_process, settings_for
 
 SLOW = {"features": [0.0] * 10}
-SLEEPY_HANDLER = '''"""A regression handler that takes two seconds: the slow model of the fault tests."""
+BRIEF_S, BRIEF_BATCH = 0.2, 2
+SLEEPY_HANDLER = '''"""A regression handler that takes {seconds} seconds: a slow model of the fault tests."""
 
 import time
-import zipfile
 
 from handlers.regression import RegressionHandler
 
@@ -30,25 +37,29 @@ class Handler(RegressionHandler):
     """Sleeps, then answers."""
 
     def predict(self, items):
-        time.sleep(2)
+        time.sleep({seconds})
         return super().predict(items)
 '''
 
 
-def sleepy_archive(source: Path, target: Path) -> None:
-    """linear_regression's archive renamed `sleepy`, with a handler that sleeps past the gateway's timeout."""
+def sleepy_archive(source: Path, target: Path, name: str = "sleepy", seconds: float = 2,
+                   batch_size: int | None = None) -> None:
+    """linear_regression's archive renamed `name`, with a handler that sleeps `seconds` per batch (by default
+    past the gateway's timeout in the timeout test) and optionally another batch size."""
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
         for item in original.infolist():
             data = original.read(item)
             if item.filename in ("MAR-INF/MANIFEST.json", "signature.json"):
                 document = json.loads(data)
                 if "model" in document:
-                    document["model"]["modelName"] = "sleepy"
+                    document["model"]["modelName"] = name
                 else:
-                    document["name"] = "sleepy"
+                    document["name"] = name
                 data = json.dumps(document).encode()
             elif item.filename == "handler.py":
-                data = SLEEPY_HANDLER.encode()
+                data = SLEEPY_HANDLER.format(seconds=seconds).encode()
+            elif item.filename == "model-config.yaml" and batch_size is not None:
+                data = yaml.safe_dump({**yaml.safe_load(data), "batchSize": batch_size}).encode()
             copy.writestr(item, data)
 
 
@@ -57,6 +68,8 @@ def small_store(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     store = tmp_path_factory.mktemp("small-store")
     shutil.copy(model_store / "linear_regression.mar", store)
     sleepy_archive(model_store / "linear_regression.mar", store / "sleepy.mar")
+    # busy under steady load, with a batch small enough that some requests wait in TorchServe's queue
+    sleepy_archive(model_store / "linear_regression.mar", store / "brief.mar", "brief", BRIEF_S, BRIEF_BATCH)
     return store
 
 
@@ -110,26 +123,6 @@ def test_upstream_timeout_is_504_and_other_models_keep_answering(
         assert fast_seconds < 0.3, "the other model waited behind the slow one"
 
 
-def test_beyond_the_concurrency_bound_requests_get_429_with_retry_after(
-    small_store: Path, own_server: ModelServerSettings, tmp_path: Path,
-) -> None:
-    with gateway_process(small_store, own_server, tmp_path / "gw.log", GATEWAY_MAX_CONCURRENCY="1") as (url, _):
-        def call(_: int) -> httpx.Response:
-            return httpx.post(f"{url}/v1/models/sleepy/predict", json=SLOW, timeout=30)
-
-        with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(call, range(4)))
-        statuses = sorted(a.status_code for a in answers)
-        assert 200 in statuses
-        assert 429 in statuses
-        assert set(statuses) <= {200, 429}
-        refused = next(a for a in answers if a.status_code == 429)
-        assert refused.headers["retry-after"] == "1"
-        # once the burst is over, the gateway serves normally
-        after = httpx.post(f"{url}/v1/models/linear_regression/predict", json={"features": [0.0] * 10})
-        assert after.status_code == 200
-
-
 def test_sigterm_finishes_requests_in_flight_then_exits(
     small_store: Path, own_server: ModelServerSettings, tmp_path: Path,
 ) -> None:
@@ -146,3 +139,143 @@ def test_sigterm_finishes_requests_in_flight_then_exits(
         assert "prediction" in answer.json()
         # uvicorn drains, then re-raises the signal it caught, so the exit status is "terminated by SIGTERM"
         assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of a load run: when it was sent and answered (monotonic seconds), its status, Retry-After
+    and error message."""
+
+    sent: float
+    answered: float
+    status: int
+    retry_after: str | None
+    error: str | None
+
+
+def steady_load(url: str, body: dict[str, object], clients: int, stop: threading.Event) -> list[Call]:
+    """`clients` threads posting `body` back to back until `stop` is set. A request that raises (a hang cut by the
+    client timeout, a dropped connection) fails the run: the gateway must answer every request."""
+    def client() -> list[Call]:
+        calls = []
+        with httpx.Client(timeout=40) as http:
+            while not stop.is_set():
+                sent = time.monotonic()
+                answer = http.post(url, json=body)
+                error = answer.json()["error"] if answer.status_code != 200 else None
+                calls.append(Call(sent, time.monotonic(), answer.status_code, answer.headers.get("retry-after"),
+                                  error))
+        return calls
+
+    with ThreadPoolExecutor(clients) as pool:
+        runs = [pool.submit(client) for _ in range(clients)]
+        return [call for run in runs for call in run.result()]
+
+
+def worker_pid(server: ModelServerSettings, model: str) -> int:
+    """The pid of the model's one TorchServe worker, from the management API."""
+    headers = read_keys(server.ts_home).management_headers()
+    workers = httpx.get(f"{server.management_url}/models/{model}", headers=headers, timeout=10).json()[0]["workers"]
+    assert len(workers) == 1, workers
+    return int(workers[0]["pid"])
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text exposition (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    prefix = f"{name}{{{wanted}}} " if labels else f"{name} "
+    return sum(float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix))
+
+
+@pytest.mark.timeout(120)
+def test_worker_killed_under_load_fails_only_its_batch_with_503_and_recovers(
+    small_store: Path, own_server: ModelServerSettings, tmp_path: Path,
+) -> None:
+    """SIGKILL the model's worker while six clients keep it busy.
+
+    Seen with TorchServe 0.12.0: it answers the batch the dying worker held with 507 "Worker died." (not a 500),
+    restarts the worker within a few seconds, and the requests still in its queue wait for the new worker. The
+    gateway maps 507 to 503 with Retry-After (the model cannot answer now; a retry will) and counts it."""
+    with gateway_process(small_store, own_server, tmp_path / "gw.log") as (url, _):
+        stop = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            load = pool.submit(steady_load, f"{url}/v1/models/brief/predict", SLOW, 6, stop)
+            time.sleep(2)  # a few batches: the worker is busy, the queue holds the other clients
+            victim = worker_pid(own_server, "brief")
+            killed = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            deadline = killed + 30
+            while time.monotonic() < deadline and not load.done():
+                answer = httpx.post(f"{url}/v1/models/brief/predict", json=SLOW, timeout=35)
+                if answer.status_code == 200:
+                    break
+                time.sleep(0.2)
+            recovered = time.monotonic() - killed
+            time.sleep(1)  # steady load on the new worker
+            stop.set()
+            calls = load.result(timeout=60)
+        metrics = httpx.get(f"{url}/metrics").text
+
+    assert recovered < 30, "the model was not served again within 30 s"
+    assert worker_pid(own_server, "brief") != victim
+    failed = [call for call in calls if call.status != 200]
+    assert failed, "no request was in flight when the worker died"
+    assert {(call.status, call.retry_after, call.error) for call in failed} == {
+        (503, "1", "model 'brief' is out of resources: Worker died.")}
+    # only the batch on the worker fails; requests sent after the kill, or queued behind the batch, succeed
+    assert len(failed) <= BRIEF_BATCH
+    assert all(call.sent < killed < call.answered for call in failed)
+    assert any(call.status == 200 and call.sent > killed for call in calls)
+    assert max(call.answered - call.sent for call in calls) < 30
+    # the gateway counts every failure, by model and reason
+    upstream_failures = sum(metric(metrics, "gateway_upstream_errors_total", model="brief", reason=reason)
+                            for reason in ("bad_status", "unavailable", "timeout"))
+    assert upstream_failures == len(failed)
+    answered_5xx = sum(metric(metrics, "gateway_requests_total", method="POST", model="brief",
+                              route="/v1/models/{name}/predict", status=str(status)) for status in (502, 503))
+    assert answered_5xx == len(failed)
+
+
+async def burst(url: str, body: dict[str, object], count: int) -> list[Call]:
+    """`count` requests sent at once, each on its own connection."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=40, limits=limits) as http:
+        async def one() -> Call:
+            sent = time.monotonic()
+            answer = await http.post(url, json=body)
+            error = answer.json()["error"] if answer.status_code != 200 else None
+            return Call(sent, time.monotonic(), answer.status_code, answer.headers.get("retry-after"), error)
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+@pytest.mark.timeout(120)
+def test_overload_far_beyond_the_bound_is_refused_at_once_in_bounded_memory(
+    small_store: Path, own_server: ModelServerSettings, tmp_path: Path,
+) -> None:
+    """Bursts of 200 requests at a gateway that admits 4, on the two-second model: the excess is refused with 429
+    while the admitted requests are still running (refused, not queued), and the gateway's memory stays flat."""
+    with gateway_process(small_store, own_server, tmp_path / "gw.log", GATEWAY_MAX_CONCURRENCY="4") as (url, process):
+        gateway = psutil.Process(process.pid)
+        predict = f"{url}/v1/models/sleepy/predict"
+        warm_up = asyncio.run(burst(predict, SLOW, 200))  # connection handling, error paths, metrics series
+        before = gateway.memory_info().rss
+        runs = [asyncio.run(burst(predict, SLOW, 200)) for _ in range(3)]
+        grown = gateway.memory_info().rss - before
+        after = httpx.post(f"{url}/v1/models/linear_regression/predict", json=SLOW)
+        metrics = httpx.get(f"{url}/metrics").text
+
+    for calls in [warm_up, *runs]:
+        admitted = [call for call in calls if call.status == 200]
+        refused = [call for call in calls if call.status != 200]
+        assert 1 <= len(admitted) <= 12  # rounds of at most four, each at least two seconds long
+        assert {(call.status, call.retry_after) for call in refused} == {(429, "1")}
+        assert {call.error for call in refused} == {
+            "the gateway is at its limit of 4 requests in flight; retry shortly"}
+        # refused, not queued: the slowest refusal came back sooner than the quickest admitted request
+        assert max(c.answered - c.sent for c in refused) < min(c.answered - c.sent for c in admitted)
+    assert grown < 20 * 2**20, f"the gateway's resident memory grew {grown / 2**20:.1f} MiB over 600 requests"
+    assert after.status_code == 200
+    refused_total = sum(call.status == 429 for calls in [warm_up, *runs] for call in calls)
+    assert metric(metrics, "gateway_requests_total", method="POST", model="sleepy", route="/v1/models/{name}/predict",
+                  status="429") == refused_total

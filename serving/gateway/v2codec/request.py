@@ -99,6 +99,12 @@ def _inputs(request: dict[str, Any], chunks: _Chunks, max_elements: int) -> list
         if total > max_elements:
             raise CodecError(f"input {name!r} with shape {list(shape)} brings the request to {_amount(total)} "
                              f"elements; at most {max_elements} are allowed")
+        # An empty tensor's other sides are bounded too: numpy cannot even shape an empty array with sides past
+        # its address space, and no side of a request can be larger than the whole request may be.
+        sides = math.prod(dim for dim in shape if dim)
+        if sides > max_elements:
+            raise CodecError(f"input {name!r} has shape {_preview(list(shape))}, whose non-zero sides make "
+                             f"{_amount(sides)} elements; at most {max_elements} are allowed")
         tensors.append(_input_tensor(item, name, datatype, shape, chunks))
     return tensors
 

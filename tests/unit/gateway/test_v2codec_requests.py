@@ -279,6 +279,15 @@ def test_too_many_elements_are_refused_before_the_data_is_read() -> None:
     assert _only(parse_request(_request([_fp32([1] * 10)]), None, max_elements=10)).shape == (10,)
 
 
+@pytest.mark.parametrize("shape", [[0, 10**20], [0, 2**63], [1, 10**20, 4, 0], [0, 2**62, 2**62], [0, 11]])
+def test_an_empty_tensor_with_huge_sides_is_refused(shape: list[int]) -> None:
+    """Found by the gateway fuzz test: numpy raised a ValueError (a 500) shaping these zero-element tensors."""
+    with pytest.raises(CodecError, match="whose non-zero sides make .* elements; at most 10 are allowed"):
+        parse_request(_request([{"name": "x", "datatype": "BOOL", "shape": shape, "data": []}]), None,
+                      max_elements=10)
+    assert _only(parse_request(_request([_fp32([], [0, 10])]), None, max_elements=10)).shape == (0, 10)
+
+
 def _binary_request(inputs: list[dict[str, Any]], tail: bytes) -> tuple[bytes, int]:
     head = _request(inputs)
     return head + tail, len(head)
