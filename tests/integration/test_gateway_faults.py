@@ -187,19 +187,26 @@ def metric(text: str, name: str, **labels: str) -> float:
     return sum(float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix))
 
 
+CLIENTS = 6
+
+
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize(("coalescing", "most_failures"), [("1", BRIEF_BATCH), ("32", CLIENTS)],
+                         ids=["one-request-per-call", "coalesced"])
 def test_worker_killed_under_load_fails_only_its_batch_with_503_and_recovers(
-    small_store: Path, own_server: ModelServerSettings, tmp_path: Path,
+    small_store: Path, own_server: ModelServerSettings, tmp_path: Path, coalescing: str, most_failures: int,
 ) -> None:
     """SIGKILL the model's worker while six clients keep it busy.
 
     Seen with TorchServe 0.12.0: it answers the batch the dying worker held with 507 "Worker died." (not a 500),
     restarts the worker within a few seconds, and the requests still in its queue wait for the new worker. The
-    gateway maps 507 to 503 with Retry-After (the model cannot answer now; a retry will) and counts it."""
-    with gateway_process(small_store, own_server, tmp_path / "gw.log") as (url, _):
+    gateway maps 507 to 503 with Retry-After (the model cannot answer now; a retry will) and counts it.
+    Without coalescing the batch holds at most BRIEF_BATCH client requests; coalesced, its envelopes may carry
+    every client's request in flight, and those are the ones that fail."""
+    with gateway_process(small_store, own_server, tmp_path / "gw.log", GATEWAY_BATCH_MAX_ITEMS=coalescing) as (url, _):
         stop = threading.Event()
         with ThreadPoolExecutor(1) as pool:
-            load = pool.submit(steady_load, f"{url}/v1/models/brief/predict", SLOW, 6, stop)
+            load = pool.submit(steady_load, f"{url}/v1/models/brief/predict", SLOW, CLIENTS, stop)
             time.sleep(2)  # a few batches: the worker is busy, the queue holds the other clients
             victim = worker_pid(own_server, "brief")
             killed = time.monotonic()
@@ -223,7 +230,7 @@ def test_worker_killed_under_load_fails_only_its_batch_with_503_and_recovers(
     assert {(call.status, call.retry_after, call.error) for call in failed} == {
         (503, "1", "model 'brief' is out of resources: Worker died.")}
     # only the batch on the worker fails; requests sent after the kill, or queued behind the batch, succeed
-    assert len(failed) <= BRIEF_BATCH
+    assert len(failed) <= most_failures
     assert all(call.sent < killed < call.answered for call in failed)
     assert any(call.status == 200 and call.sent > killed for call in calls)
     assert max(call.answered - call.sent for call in calls) < 30
