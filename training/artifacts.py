@@ -53,6 +53,17 @@ def write(folder: Path, spec: ModelSpec, scripted: Any, signature: dict[str, Any
         torch.jit.save(scripted, str(folder / MODEL_FILE))
 
 
+def sync_serving(folder: Path, spec: ModelSpec) -> bool:
+    """Bring signature.json's serving hints up to the registry's (they configure TorchServe, not the weights,
+    so a change needs no retraining); True when the file changed."""
+    path = folder / SIGNATURE_FILE
+    signature = read_json(path)
+    if signature.get("serving") == dict(spec.serving):
+        return False
+    _write_json(path, {**signature, "serving": dict(spec.serving)})
+    return True
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """Load a JSON artifact file."""
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))

@@ -131,7 +131,9 @@ def _train(args: argparse.Namespace) -> int:
         folder = options.artifacts_dir / name
         model_overrides = overrides if name in requested else None
         if (name not in requested or args.missing) and _up_to_date(folder, name, options, model_overrides):
-            print(f"{name:22s} artifacts up to date in {folder}, skipped")
+            refreshed = artifacts.sync_serving(folder, registry.get(name))
+            print(f"{name:22s} artifacts up to date in {folder}, skipped"
+                  + (" (serving hints refreshed)" if refreshed else ""))
             continue
         metrics = train_and_export(name, options, model_overrides)
         print(_summary_line(metrics), flush=True)

@@ -14,7 +14,10 @@ from training.registry import Floor, Kind, ModelCard, ModelSpec, TensorSpec, reg
 FEATURES = TensorSpec("features", "float32", (-1, "n_features"))
 PROBABILITIES = TensorSpec("probabilities", "float32", (-1, "n_classes"))
 PIXELS = TensorSpec("image", "float32", (-1, "channels", "height", "width"))
-TABULAR_SERVING = {"batch_size": 8, "max_batch_delay_ms": 5}
+# TorchServe's batching is off: the gateway coalesces the requests that queue for a model into one envelope,
+# with no delay, and the handler answers it in one forward pass. Measured (docs/benchmarks.md, the sweep): with
+# TorchServe batching on, the envelopes wait its maxBatchDelay for batches that never fill.
+SERVING = {"batch_size": 1, "max_batch_delay_ms": 0}
 
 register(ModelSpec(
     name="linear_regression",
@@ -30,7 +33,7 @@ register(ModelSpec(
                 description="test R² within 0.03 of scikit-learn's closed-form LinearRegression"),
     hparams={"epochs": 100, "batch_size": 64, "lr": 0.1, "weight_decay": 0.0},
     hparams_source="python -m training tune linear_regression --trials 6 (docs/tuning/linear_regression.md)",
-    serving=TABULAR_SERVING,
+    serving=SERVING,
     search_space={"lr": (0.01, 0.05, 0.1), "epochs": (100, 200)},
     card=ModelCard(
         intended_use="Teaching: a linear model trained by gradient descent, checked against the closed form.",
@@ -53,7 +56,7 @@ register(ModelSpec(
     floor=Floor("accuracy", 0.95, higher_is_better=True, description="held-out accuracy ≥ 0.95"),
     hparams={"epochs": 60, "batch_size": 32, "lr": 0.01, "weight_decay": 1e-3, "loss": "bce"},
     hparams_source="python -m training tune logistic_regression --trials 6 (docs/tuning/logistic_regression.md)",
-    serving=TABULAR_SERVING,
+    serving=SERVING,
     search_space={"lr": (0.003, 0.01, 0.03), "weight_decay": (0.0, 1e-3)},
     card=ModelCard(
         intended_use="Teaching: binary classification with BCE on logits.",
@@ -78,7 +81,7 @@ register(ModelSpec(
     hparams={"epochs": 60, "batch_size": 16, "lr": 0.01, "weight_decay": 1e-4, "hidden": 16,
              "dropout": 0.2, "loss": "label_smoothing", "smoothing": 0.1},
     hparams_source="python -m training tune mlp_classifier --trials 8 (docs/tuning/mlp_classifier.md)",
-    serving=TABULAR_SERVING,
+    serving=SERVING,
     search_space={"hidden": (16, 32, 64), "dropout": (0.1, 0.2), "lr": (0.003, 0.01)},
     card=ModelCard(
         intended_use="Teaching: a multi-class MLP with BatchNorm, dropout, a custom gated layer and a "
@@ -103,7 +106,7 @@ register(ModelSpec(
     hparams={"epochs": 25, "batch_size": 64, "lr": 0.003, "weight_decay": 1e-4, "width": 32, "dropout": 0.2},
     full_profile={"epochs": 60},
     hparams_source="python -m training tune cnn_digits --trials 8 (docs/tuning/cnn_digits.md)",
-    serving={"batch_size": 16, "max_batch_delay_ms": 5},
+    serving=SERVING,
     search_space={"width": (16, 32), "lr": (0.001, 0.003), "epochs": (15, 25)},
     card=ModelCard(
         intended_use="Teaching: convolution, pooling and BatchNorm on a small image task; the judge for the GAN.",
@@ -129,7 +132,7 @@ register(ModelSpec(
              "embedding": 64, "hidden": 256, "layers": 1, "dropout": 0.0, "max_new_tokens": 256},
     full_profile={"steps": 4000, "layers": 2, "hidden": 384, "dropout": 0.1},
     hparams_source="python -m training tune char_rnn --trials 4 (docs/tuning/char_rnn.md)",
-    serving={"batch_size": 4, "max_batch_delay_ms": 10},
+    serving=SERVING,
     search_space={"hidden": (128, 256), "lr": (0.002, 0.003, 0.005)},
     card=ModelCard(
         intended_use="Teaching: an RNN language model and sampling with temperature and top-k.",
@@ -159,7 +162,7 @@ register(ModelSpec(
              "finetune_lr": 0.0005, "weight_decay": 1e-4, "pretrained_weights": ""},
     full_profile={"pretrain_images": 20000, "pretrain_epochs": 8},
     hparams_source="python -m training tune transfer_cnn --trials 4 (docs/tuning/transfer_cnn.md)",
-    serving={"batch_size": 8, "max_batch_delay_ms": 5},
+    serving=SERVING,
     search_space={"finetune_lr": (0.0002, 0.0005, 0.001), "head_epochs": (5, 10)},
     # Rank trials by the transferred network's own accuracy: ranking by the gain would reward settings
     # that merely weaken the from-scratch baseline.
@@ -187,7 +190,7 @@ register(ModelSpec(
     hparams={"steps": 4000, "batch_size": 64, "lr": 0.0004, "latent_dim": 32, "width": 64},
     full_profile={"steps": 12000},
     hparams_source="AC-GAN (Odena et al., 2017) scaled to 8x8; lr and width from docs/tuning/dcgan_digits.md",
-    serving={"batch_size": 8, "max_batch_delay_ms": 5},
+    serving=SERVING,
     requires=("cnn_digits",),
     search_space={"lr": (0.0002, 0.0004), "width": (32, 64)},
     card=ModelCard(
@@ -216,7 +219,7 @@ register(ModelSpec(
     full_profile={"steps": 100000, "stop_at_return": 500.0},
     hparams_source="DQN defaults (Mnih et al., 2015; van Hasselt et al., 2016); lr, target_every and "
                    "epsilon_decay_steps from a sweep (docs/tuning/dqn_cartpole.md)",
-    serving={"batch_size": 8, "max_batch_delay_ms": 2},
+    serving=SERVING,
     search_space={"lr": (0.0005, 0.001, 0.002), "target_every": (100, 250, 500)},
     card=ModelCard(
         intended_use="Teaching: value-based reinforcement learning with replay and a target network.",

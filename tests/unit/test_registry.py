@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from training import pipeline, registry
+from training import artifacts, pipeline, registry
 from training.registry import Floor, Kind, TensorSpec
 
 CURRICULUM_KINDS = {
@@ -162,3 +164,15 @@ def test_train_order_of_every_model_is_the_registry_order() -> None:
 def test_train_order_rejects_an_unknown_model() -> None:
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         pipeline.train_order(["cnn_digits", "nope"])
+
+
+def test_serving_hints_are_refreshed_without_retraining(tmp_path: Path) -> None:
+    spec = registry.get("mlp_classifier")
+    folder = tmp_path / spec.name
+    folder.mkdir()
+    old = {"name": spec.name, "kind": str(spec.kind), "serving": {"batch_size": 99, "max_batch_delay_ms": 7}}
+    (folder / artifacts.SIGNATURE_FILE).write_text(json.dumps(old))
+    assert artifacts.sync_serving(folder, spec) is True
+    updated = json.loads((folder / artifacts.SIGNATURE_FILE).read_text())
+    assert updated == {**old, "serving": dict(spec.serving)}
+    assert artifacts.sync_serving(folder, spec) is False
