@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from serving.cli import USAGE_ERROR, Parser, UsageError
 from serving.modelserver.properties import escape_value, render
 from serving.modelserver.settings import ModelServerSettings
 
@@ -92,16 +93,16 @@ def write_layout(store: Path, out: Path, mount: str = MOUNT) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: exit 0, or 2 with one line on stderr."""
-    parser = argparse.ArgumentParser(prog="python -m serving.archive.kserve", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="python -m serving.archive.kserve", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", type=Path, default=Path("model_store"))
     parser.add_argument("--out", type=Path, default=Path("build/kserve"))
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         copies = write_layout(args.store, args.out)
-    except LayoutError as error:
+    except (UsageError, LayoutError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     print(f"KServe layout with {len(copies)} model(s) → {args.out} (upload it to the InferenceService's storageUri)")
     return 0
 
