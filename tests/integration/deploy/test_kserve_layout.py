@@ -55,10 +55,10 @@ def test_cli(store: Path, tmp_path: Path) -> None:
                            capture_output=True, text=True, check=False, cwd=ROOT)
     assert empty.returncode == 2
     assert "no .mar archive in" in empty.stderr
-    unknown = subprocess.run([sys.executable, "-m", "serving.archive.kserve", "--stor", "x"],
+    unknown = subprocess.run([sys.executable, "-m", "serving.archive.kserve", "--bogus", "x"],
                              capture_output=True, text=True, check=False, cwd=ROOT)
     assert unknown.returncode == 2
-    assert unknown.stderr.strip().splitlines() == ["error: unrecognized arguments: --stor x"]
+    assert unknown.stderr.strip().splitlines() == ["error: unrecognized arguments: --bogus x"]
 
 
 def test_a_foreign_archive_is_refused(tmp_path: Path) -> None:
