@@ -72,7 +72,7 @@ def markdown(results: Results, args: argparse.Namespace, seconds: float) -> str:
                 "|---" * (len(WAYS) + 6) + "|"]
         for conn in sorted(ways["gateway"]):
             cells = [f"{ways[w][conn].requests_per_s:.0f} · {ways[w][conn].p50_ms:.2f} · {ways[w][conn].p99_ms:.1f}"
-                     for w in WAYS]
+                     + (f" · **{ways[w][conn].errors} errors**" if ways[w][conn].errors else "") for w in WAYS]
             gw = ways["gateway"][conn].requests_per_s
             ratios = [f"{gw / ways[w][conn].requests_per_s:.2f}" for w in ("torchserve", "litserve", "in-process")]
             errors = sum(ways[w][conn].errors for w in WAYS)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from serving.gateway import errors, routes_health, routes_v1, routes_v2
 from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
+from serving.gateway.fastpath import PREDICT_PATH, FastPredict
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings, get_settings
@@ -53,8 +54,11 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
                   description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.")
     errors.install(app)
     app.include_router(routes_health.router())
-    app.include_router(routes_v1.router(catalog))
+    v1 = routes_v1.router(catalog)
+    app.include_router(v1)
     app.include_router(routes_v2.router(catalog))
+    predict_route = next(r for r in v1.routes if getattr(r, "path", None) == PREDICT_PATH)
+    app.add_middleware(FastPredict, route=predict_route)  # innermost: behind request ids, metrics and logs
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -5,14 +5,16 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.datastructures import Headers
+from starlette.types import Receive
 
 from serving.gateway import v2kinds
 from serving.gateway.catalog import Catalog
 from serving.gateway.errors import ROUTE_ERRORS, InvalidInput, UnsupportedMediaType
 from serving.gateway.forward import forward
 from serving.gateway.observability import current_request_id
-from serving.gateway.security import read_body
-from serving.gateway.state import State, require_key
+from serving.gateway.security import receive_body
+from serving.gateway.state import GatewayState, State, require_key
 
 MEDIA_TYPES = {
     "regression": ("application/json",),
@@ -46,19 +48,24 @@ def router(catalog: Catalog) -> APIRouter:
     @api.post("/models/{name}/predict", summary="Predict with a model (JSON shaped for its kind)",
               openapi_extra=_predict_docs(catalog), response_class=Response)
     async def predict(name: str, request: Request, state: State) -> Response:
-        entry = state.catalog.get(name)
-        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if content_type not in MEDIA_TYPES[entry.kind]:
-            allowed = ", ".join(MEDIA_TYPES[entry.kind])
-            raise UnsupportedMediaType(f"{entry.kind} models take {allowed}, not {content_type or 'nothing'}")
-        body = await read_body(request, state.settings.gateway_max_body_bytes)
-        if not body:
-            raise InvalidInput("empty request body")
-        result = await forward(state, entry, body, content_type, request.headers.get("accept"),
-                               current_request_id())
-        return Response(result.body, media_type=result.content_type)
+        # Normally answered before routing by serving/gateway/fastpath.py, with the same function.
+        return await answer_predict(state, name, request.headers, request.receive)
 
     return api
+
+
+async def answer_predict(state: GatewayState, name: str, headers: Headers, receive: Receive) -> Response:
+    """POST /v1/models/{name}/predict after the key check: the body goes to the model's handler untouched."""
+    entry = state.catalog.get(name)
+    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type not in MEDIA_TYPES[entry.kind]:
+        allowed = ", ".join(MEDIA_TYPES[entry.kind])
+        raise UnsupportedMediaType(f"{entry.kind} models take {allowed}, not {content_type or 'nothing'}")
+    body = await receive_body(receive, headers.get("content-length"), state.settings.gateway_max_body_bytes)
+    if not body:
+        raise InvalidInput("empty request body")
+    result = await forward(state, entry, body, content_type, headers.get("accept"), current_request_id())
+    return Response(result.body, media_type=result.content_type)
 
 
 def _predict_docs(catalog: Catalog) -> dict[str, Any]:

@@ -83,6 +83,9 @@ def test_report_table_ratios_and_plot(tmp_path: Path) -> None:
     assert "| 16 | 30000 · 1.00 · 2.0 | 1000 · 1.00 · 20.0 | 800 · 1.00 · 18.0 | 400 · 1.00 · 25.0 | 0.80 | 2.00 | " \
            "0.03 | 0 | 2% |" in text
     assert "median of 3 interleaved runs, 10 min in all" in text
+    failing = _results(gateway_16=800, litserve_16=400)
+    failing["mlp_classifier"]["litserve"][16] = _result(400, p99=25, errors=7)
+    assert "400 · 1.00 · 25.0 · **7 errors** |" in bench_report.markdown(failing, args, 600)
     bench_report.plot(_results(800, 400), tmp_path / "bench.png")
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
 
