@@ -58,6 +58,8 @@ class SignatureHandler(BaseHandler):
         batch envelope from the gateway (handlers/envelope.py): its requests join the batch and their answers
         go back packed in one body."""
         self.context = context
+        if getattr(context, "input_names", None) and data and all(_is_v2_tensor(row) for row in data):
+            return self._handle_kserve_v2(data, context)
         requests: list[tuple[int, Any, dict[str, str]]] = []  # (row index, request row, its headers)
         packed: set[int] = set()  # rows that are envelopes
         grouped: list[list[tuple[int, Response]]] = [[] for _ in data]  # each row's answers, in order
@@ -89,6 +91,20 @@ class SignatureHandler(BaseHandler):
             context.set_response_content_type(i, response.content_type)
             out.append(body)
         return out
+
+    def _handle_kserve_v2(self, tensors: list[dict[str, Any]], context: Any) -> list[Any]:
+        """Behind TorchServe's `kservev2` envelope (KServe's TorchServe runtime): the rows are one request's v2
+        input tensors. They become the request's JSON fields by name ({"features": rows}, {"image": base64} …),
+        and the answer goes back as the one output the envelope builds from it (a BYTES element holding the
+        handler's JSON object). The gateway's /v2 routes give the typed tensor contract instead."""
+        self._record_batch_size(context, 1)
+        fields = {str(tensor["name"]): tensor["data"] for tensor in tensors}
+        ((status, response),) = self._answer([({"body": fields}, {"content-type": "application/json"})])
+        if status != 200:
+            context.set_response_status(status, REASONS.get(status, "Bad Request"), 0)
+        if isinstance(response.body, bytes):  # binary answers (PNG) only on request; JSON is the default
+            return [{"error": "binary answers are not served through the kservev2 envelope"}]
+        return [response.body]
 
     def _answer(self, requests: list[tuple[Any, dict[str, str]]]) -> list[tuple[int, Response]]:
         """(status, response) for each request: parsed one by one, predicted together."""
@@ -153,6 +169,10 @@ class SignatureHandler(BaseHandler):
             headers = {}
         return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
 
+
+
+def _is_v2_tensor(row: Any) -> bool:
+    return isinstance(row, dict) and {"name", "datatype", "data"} <= row.keys()
 
 
 def _row_bytes(row: Any) -> bytes:
