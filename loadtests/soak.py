@@ -12,12 +12,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import matplotlib
 import psutil
 
-from loadtests import locust_run
+from loadtests import bench_report, locust_run
 from loadtests.locust_run import LoadSpec
 from loadtests.stack import LocalStack, local_stack
 from serving.modelserver import read_keys
@@ -114,6 +115,22 @@ def plot(sampler: MemorySampler, warmup_s: float, path: Path) -> None:
     plt.close(figure)
 
 
+def markdown(report: dict[str, Any], machine: str) -> str:
+    """soak.md: the run, its verdict and each process's memory, for docs/soak.md."""
+    verdict = "passed" if not report["problems"] else "FAILED: " + "; ".join(report["problems"])
+    rows = [f"| {name} | {m['baseline_mib']:.1f} | {m['final_mib']:.1f} | {m['growth']:+.2%} | {m['peak_mib']:.1f} |"
+            for name, m in report["memory"].items()]
+    return "\n".join([
+        "# Soak", "",
+        f"`python -m loadtests soak --duration {report['duration_s']} --users {report['users']}`: the mixed load "
+        f"(`loadtests/mix.toml`, v1 and v2) on a stack of its own. Machine: {machine}.", "",
+        f"- {report['requests']} requests, {report['failures']} failed, {report['requests_per_s']} req/s on average",
+        f"- memory: baseline = median of the first tenth of the samples after a {report['warmup_s']} s warm-up, "
+        f"final = median of the last tenth; limit {report['max_growth']:.0%} growth", f"- verdict: {verdict}", "",
+        "| process | baseline (MiB) | final (MiB) | growth | peak (MiB) |", "|---|---|---|---|---|", *rows, "",
+        "![memory](soak-memory.png)", ""])
+
+
 def main(args: argparse.Namespace) -> int:
     """Start a stack, load it for --duration while sampling memory, write the reports, judge."""
     warmup = args.warmup if args.warmup is not None else max(10, args.duration // 10)
@@ -134,6 +151,7 @@ def main(args: argparse.Namespace) -> int:
               "requests": total["requests"], "failures": total["failures"], "requests_per_s": total["requests_per_s"],
               "memory": figures, "problems": outcome.violations + problems}
     (folder / "soak.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (folder / "soak.md").write_text(markdown(report, bench_report.machine()), encoding="utf-8")
     print(f"{total['requests']} requests, {total['failures']} failed, {total['requests_per_s']} req/s over "
           f"{args.duration} s; reports in {folder}")
     for name, figure in figures.items():

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtests.soak import MemorySampler, growth, plot, verdict
+from loadtests.soak import MemorySampler, growth, markdown, plot, verdict
 
 
 def _ramp(start: float, end: float, seconds: int = 100) -> list[tuple[float, float]]:
@@ -50,3 +50,13 @@ def test_sampler_reads_live_processes_on_its_thread() -> None:
     assert len(sampler.samples["me"]) >= 3
     assert all(rss > 10 for _, rss in sampler.samples["me"])
     assert not sampler.vanished
+
+
+def test_the_report_names_each_process_and_the_verdict() -> None:
+    report = {"duration_s": 1800, "users": 32, "warmup_s": 180, "max_growth": 0.1, "requests": 1000, "failures": 0,
+              "requests_per_s": 0.56, "problems": [],
+              "memory": {"gateway": {"baseline_mib": 80.0, "final_mib": 81.0, "growth": 0.0125, "peak_mib": 83.0}}}
+    text = markdown(report, "2 CPU cores")
+    assert "| gateway | 80.0 | 81.0 | +1.25% | 83.0 |" in text
+    assert "- verdict: passed" in text
+    assert "FAILED: cnn_digits died" in markdown({**report, "problems": ["cnn_digits died"]}, "x")
