@@ -67,7 +67,7 @@ def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]) ->
     with local_stack(args.store, work) as stack:
         token = stack.torchserve_key
         for model in args.models:
-            body = json.dumps(example_request(_signature(args.artifacts / model))).encode()
+            body = example_body(args.artifacts / model)
             scripts = {"torchserve": (f"{stack.torchserve_url}/predictions/{model}",
                                       wrk.script(work, f"{model}-ts", body, "application/json", token)),
                        "gateway": (f"{stack.gateway_url}/v1/models/{model}/predict",
@@ -101,8 +101,10 @@ def _measure_model(model: str, body: bytes, scripts: dict[str, tuple[str, Path]]
     return out
 
 
-def _signature(folder: Path) -> dict[str, object]:
-    return dict(json.loads((folder / "signature.json").read_text(encoding="utf-8")))
+def example_body(artifact_dir: Path) -> bytes:
+    """The v1 request body every way of serving gets: the model's held-out example from its signature."""
+    signature = json.loads((artifact_dir / "signature.json").read_text(encoding="utf-8"))
+    return json.dumps(example_request(signature)).encode()
 
 
 def main(args: argparse.Namespace) -> int:

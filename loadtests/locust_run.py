@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests import reports
-from serving.examples import example_request
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
@@ -47,7 +46,7 @@ def payload_file(store: Path, models: list[str], folder: Path) -> Path:
     bodies = {}
     for name in models:
         entry = catalog.get(name)
-        bodies[name] = {"v1": example_request(entry.signature), "v2": v2kinds.example_infer(entry)}
+        bodies[name] = {"v1": entry.example(), "v2": v2kinds.example_infer(entry)}
     path = folder / "payloads.json"
     path.write_text(json.dumps(bodies), encoding="utf-8")
     return path

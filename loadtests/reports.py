@@ -80,7 +80,6 @@ def slo_violations(stats: list[RouteStats], slo_file: Path) -> list[str]:
 
 def plot_history(history_csv: Path, folder: Path) -> list[Path]:
     """latency.png (p50/p90/p99 over time) and throughput.png (requests/s, failures/s, users over time)."""
-    rows = []
     with history_csv.open(newline="", encoding="utf-8") as handle:
         rows = [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
     if not rows:

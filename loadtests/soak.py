@@ -21,6 +21,7 @@ import psutil
 from loadtests import bench_report, locust_run
 from loadtests.locust_run import LoadSpec
 from loadtests.stack import LocalStack, local_stack
+from serving.cli import UsageError
 from serving.modelserver import read_keys
 
 matplotlib.use("Agg")
@@ -135,8 +136,6 @@ def main(args: argparse.Namespace) -> int:
     """Start a stack, load it for --duration while sampling memory, write the reports, judge."""
     warmup = args.warmup if args.warmup is not None else max(10, args.duration // 10)
     if warmup >= args.duration:
-        from serving.cli import UsageError
-
         raise UsageError(f"--warmup ({warmup} s) must be shorter than --duration ({args.duration} s)")
     folder = args.reports or Path("reports") / f"soak-{time.strftime('%Y%m%d-%H%M%S')}"
     spec = LoadSpec(args.users, args.spawn_rate, args.duration, "gateway", tuple(args.models), args.mix)

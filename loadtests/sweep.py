@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from loadtests import bench_report, wrk
-from loadtests.bench import median
+from loadtests.bench import example_body, median
 from loadtests.stack import local_stack
 from loadtests.wrk import WrkResult
 from serving.archive.builder import build
 from serving.cli import UsageError
-from serving.examples import example_request
 
 BEGIN, END = "<!-- sweep: written by python -m loadtests sweep -->", "<!-- end sweep -->"
 Config = tuple[int, int, int]  # batchSize, maxBatchDelay (ms), workers
@@ -40,8 +38,7 @@ def measure_config(model: str, config: Config, args: argparse.Namespace, work: P
         old.unlink()
     build(args.artifacts / model, store, "cpu", {"batch_size": batch_size, "max_batch_delay_ms": delay,
                                                  "workers": workers})
-    signature = json.loads((args.artifacts / model / "signature.json").read_text(encoding="utf-8"))
-    body = json.dumps(example_request(signature)).encode()
+    body = example_body(args.artifacts / model)
     results = {}
     with local_stack(store, work / f"{model}-{batch_size}-{delay}-{workers}") as stack:
         targets = {"torchserve": (f"{stack.torchserve_url}/predictions/{model}",
