@@ -28,6 +28,12 @@ class SignatureHandler(BaseHandler):
 
     def initialize(self, context: Any) -> None:
         """Load the model (BaseHandler), read signature.json, then warm up at batch 1 and the largest batch."""
+        threads = ((getattr(context, "model_yaml_config", None) or {}).get("handler") or {}).get("torch_threads")
+        if threads:
+            # Torch's default is one intra-op thread per core, each spinning at a barrier; beside TorchServe's
+            # frontend, the gateway and other workers on a small machine, every forward pass then waits for a
+            # descheduled thread (docs/benchmarks.md: p99 49 → 9 ms at 16 connections on 2 cores).
+            torch.set_num_threads(int(threads))
         super().initialize(context)
         model_dir = Path(context.system_properties["model_dir"])
         self.signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))

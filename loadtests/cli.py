@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 32])
     sweep.add_argument("--delays", nargs="+", type=int, default=[0, 2, 5], help="maxBatchDelay values (ms)")
     sweep.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    sweep.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="torch threads per worker")
     sweep.add_argument("--seconds", type=int, default=3)
     sweep.add_argument("--repeats", type=int, default=1)
     sweep.add_argument("--artifacts", type=Path, default=Path("artifacts"))
@@ -88,8 +89,10 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError("--seconds, --repeats and --connections must be at least 1")
         return
     if args.command == "sweep":
-        if args.seconds < 1 or args.repeats < 1 or min(args.batch_sizes + args.workers) < 1 or min(args.delays) < 0:
-            raise UsageError("--seconds, --repeats, --batch-sizes, --workers must be at least 1, --delays at least 0")
+        if (args.seconds < 1 or args.repeats < 1 or min(args.batch_sizes + args.workers + args.threads) < 1
+                or min(args.delays) < 0):
+            raise UsageError("--seconds, --repeats, --batch-sizes, --workers, --threads must be at least 1, "
+                             "--delays at least 0")
         return
     if args.users < 1 or args.duration < 1 or args.spawn_rate <= 0:
         raise UsageError("--users and --duration must be at least 1 and --spawn-rate positive")

@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ts.context import Context, RequestProcessor
 
 from handlers import HANDLERS
+from serving.archive import model_config
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -22,8 +24,10 @@ class InProcessModel:
         signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))
         module, name = HANDLERS[signature["kind"]]
         manifest = {"model": {"serializedFile": "model.pt", "modelName": signature["name"]}}
+        # The archive's own model-config.yaml settings (torch threads …), so every way of serving does the same work.
+        config = yaml.safe_load(model_config.render(signature.get("serving", {}), "cpu"))
         self.context = Context(signature["name"], str(model_dir), manifest, batch_size, None, "0.12.0",
-                               model_yaml_config={})
+                               model_yaml_config=config)
         self.handler: Any = getattr(importlib.import_module(f"handlers.{module}"), name)()
         self.handler.initialize(self.context)
 

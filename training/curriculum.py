@@ -17,7 +17,8 @@ PIXELS = TensorSpec("image", "float32", (-1, "channels", "height", "width"))
 # TorchServe's batching is off: the gateway coalesces the requests that queue for a model into one envelope,
 # with no delay, and the handler answers it in one forward pass. Measured (docs/benchmarks.md, the sweep): with
 # TorchServe batching on, the envelopes wait its maxBatchDelay for batches that never fill.
-SERVING = {"batch_size": 1, "max_batch_delay_ms": 0}
+# One torch thread per worker: scale with workers, never with threads that contend for the same cores.
+SERVING = {"batch_size": 1, "max_batch_delay_ms": 0, "torch_threads": 1}
 
 register(ModelSpec(
     name="linear_regression",

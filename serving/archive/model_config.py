@@ -29,5 +29,10 @@ def render(serving: dict[str, Any], device_type: str) -> str:
         config["minWorkers"] = config["maxWorkers"] = int(serving["workers"])
     if "response_timeout_s" in serving:
         config["responseTimeout"] = int(serving["response_timeout_s"])
+    if "torch_threads" in serving:  # read by the handler (TorchServe hands it this file's `handler` section)
+        threads = int(serving["torch_threads"])
+        if threads < 1:
+            raise ValueError(f"torch_threads must be at least 1, got {threads}")
+        config["handler"] = {"torch_threads": threads}
     config["deviceType"] = device_type
     return yaml.safe_dump(config, sort_keys=True)

@@ -40,6 +40,7 @@ def test_archive_holds_model_signature_card_config_and_every_handler_module(stor
     # path that unpickles a state dict with torch.load (without weights_only in TorchServe 0.12)
     assert "modelFile" not in manifest["model"]
     assert config["batchSize"] == registry.get(name).serving["batch_size"]
+    assert config["handler"] == {"torch_threads": registry.get(name).serving["torch_threads"]}
     assert config["deviceType"] == "cpu"
     assert config["minWorkers"] >= 1
 

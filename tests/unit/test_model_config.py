@@ -21,3 +21,13 @@ def test_no_hints_keep_the_defaults() -> None:
 def test_an_unknown_device_is_refused() -> None:
     with pytest.raises(ValueError, match="device type must be cpu or gpu"):
         model_config.render({}, "tpu")
+
+
+def test_torch_threads_go_to_the_handler_section() -> None:
+    config = yaml.safe_load(model_config.render({"torch_threads": 2}, "cpu"))
+    assert config["handler"] == {"torch_threads": 2}
+
+
+def test_fewer_than_one_torch_thread_is_refused() -> None:
+    with pytest.raises(ValueError, match="torch_threads must be at least 1, got 0"):
+        model_config.render({"torch_threads": 0}, "cpu")

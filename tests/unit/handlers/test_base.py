@@ -79,6 +79,18 @@ def test_max_batch_follows_the_worker_batch_size(models: Path, warm_ups: list[in
     assert warm_ups == sorted({1, max_batch})
 
 
+@pytest.mark.parametrize(("section", "expected"), [({"torch_threads": 1}, 1), ({}, None), (None, None)])
+def test_torch_threads_follow_the_model_config(models: Path, monkeypatch: pytest.MonkeyPatch, section: Any,
+                                               expected: int | None) -> None:
+    """The archive's `handler.torch_threads` sets the worker's intra-op threads; without it torch keeps its own."""
+    calls: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)  # process-wide: never change the test runner's
+    context = tiny.make_context(tiny.build("regression", models))
+    context.model_yaml_config = {} if section is None else {"handler": section}
+    RegressionHandler().initialize(context)
+    assert calls == ([] if expected is None else [expected])
+
+
 def test_example_inputs_follow_the_signature(models: Path) -> None:
     handler = tiny.start_worker(TextGenerationHandler, tiny.build("text-generation", models)).handler
     tokens, state = handler.example_inputs(tiny.BATCH_SIZE)

@@ -65,6 +65,20 @@ def test_litserve_serves_the_model_through_its_handler(model_dir: Path, tmp_path
     assert "the model expects 3" in bad.json()["error"]
 
 
+def test_in_process_model_runs_with_the_archive_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ceiling and LitServe get the model-config.yaml a TorchServe worker gets (its torch threads …)."""
+    model_dir = tiny.build("tabular-classification", tmp_path)
+    signature = json.loads((model_dir / "signature.json").read_text())
+    signature["serving"]["torch_threads"] = 1
+    (model_dir / "signature.json").write_text(json.dumps(signature))
+    calls: list[int] = []
+    monkeypatch.setattr("torch.set_num_threads", calls.append)
+    model = InProcessModel(model_dir)
+    assert model.context.model_yaml_config["handler"] == {"torch_threads": 1}
+    assert model.context.model_yaml_config["maxBatchDelay"] == 5
+    assert calls == [1]
+
+
 def test_targets_are_judged_from_the_medians() -> None:
     met = bench_report.targets(_results(gateway_16=950, litserve_16=600, gateway_p50_1=1.8))
     assert met == [
@@ -99,10 +113,10 @@ def test_report_keeps_the_written_history() -> None:
         f"# Benchmarks\n\n{begin}\ntable v2\n{end}\n\n## History\nwhat moved which figure\n"
 
 
-def test_sweep_grid_adds_worker_counts_at_the_middle_settings() -> None:
+def test_sweep_grid_adds_worker_counts_at_the_middle_settings_and_threads_at_the_first() -> None:
     from loadtests.sweep import configs
 
-    args = argparse.Namespace(batch_sizes=[1, 8, 32], delays=[0, 2, 5], workers=[1, 2])
+    args = argparse.Namespace(batch_sizes=[1, 8, 32], delays=[0, 2, 5], workers=[1, 2], threads=[1, 2])
     grid = configs(args)
-    assert grid[:9] == [(b, d, 1) for b in (1, 8, 32) for d in (0, 2, 5)]
-    assert grid[9:] == [(8, 2, 2)]
+    assert grid[:9] == [(b, d, 1, 1) for b in (1, 8, 32) for d in (0, 2, 5)]
+    assert grid[9:] == [(8, 2, 2, 1), (1, 0, 1, 2)]

@@ -54,3 +54,7 @@ def test_bad_sweep_settings_are_refused(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["sweep", "--delays", "-1"]) == 2
     assert "--delays at least 0" in capsys.readouterr().err
     assert main(["sweep", "--batch-sizes", "0"]) == 2
+    capsys.readouterr()
+    assert main(["sweep", "--threads", "0"]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
