@@ -9,13 +9,14 @@
 --host is not given) and otherwise starts TorchServe and the gateway on free loopback ports for the run.
 The gateway's API key comes from LOADTEST_API_KEY (or the first of GATEWAY_API_KEYS). Reports go to
 --reports (default reports/<command>-<time>). Exit codes: 0 passed, 1 a failure or an exceeded budget,
-2 bad input (one line).
+2 bad input (one line), 128 + the signal's number when SIGTERM or Ctrl-C stopped it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -28,9 +29,9 @@ import httpx
 from loadtests import locust_run
 from loadtests.locust_run import LoadSpec
 from loadtests.stack import local_stack
-from serving.cli import FAILURE, USAGE_ERROR, Parser, UsageError
+from serving.cli import FAILURE, USAGE_ERROR, Parser, Terminated, UsageError, signals_terminate
 from serving.gateway.settings import GatewaySettings
-from serving.modelserver import ModelServerSettings, read_keys
+from serving.modelserver import InvalidSetup, ModelServerError, ModelServerSettings, read_keys
 
 HERE = Path(__file__).resolve().parent
 MIX = HERE / "mix.toml"
@@ -186,7 +187,17 @@ def _verdict(outcome: locust_run.Outcome) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse, check and carry out one command."""
+    """Parse, check and carry out one command. SIGTERM and Ctrl-C stop it cleanly: the servers it started (TorchServe,
+    the gateway, LitServe) and Locust are stopped on the way out, never left running."""
+    try:
+        with signals_terminate(signal.SIGTERM, signal.SIGINT):
+            return _command(argv)
+    except Terminated as received:
+        print(f"error: {received}: stopped, with the servers this command started", file=sys.stderr)
+        return received.exit_code
+
+
+def _command(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _check(args)
@@ -203,9 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         import loadtests.bench
 
         return loadtests.bench.main(args)
-    except UsageError as error:
+    except (UsageError, InvalidSetup) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except ModelServerError as error:  # the stack this command started did not come up; the message says why
+        print(f"error: {error}", file=sys.stderr)
+        return FAILURE
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from types import FrameType
 from typing import TextIO
 
+from serving.cli import Terminated, signals_terminate
 from serving.modelserver import processes
 from serving.modelserver.logs import log_tails
 from serving.modelserver.paths import ServerPaths
@@ -20,14 +20,6 @@ from serving.modelserver.runner import start, stop
 from serving.modelserver.settings import ModelServerSettings
 
 _POLL_S = 0.5
-
-
-class Terminated(BaseException):
-    """SIGTERM or SIGINT arrived. A BaseException, so that `start` stops a half-started server on its way out."""
-
-
-def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
-    raise Terminated(signal.Signals(signum).name)
 
 
 class ConsoleFollower:
@@ -56,28 +48,25 @@ def serve(settings: ModelServerSettings, out: TextIO = sys.stdout) -> int:
     """Run TorchServe until a signal (0) or until it exits by itself (1); ModelServerError if it never got ready."""
     paths = ServerPaths.of(settings)
     handled = (signal.SIGTERM, signal.SIGINT)
-    previous = {s: signal.signal(s, _raise_terminated) for s in handled}
     follower = ConsoleFollower(paths, out)
-    try:
-        start(settings)
-        follower.pump()
-        print(f"TorchServe is ready: inference {settings.inference_url}, metrics {settings.metrics_url}",
-              file=out, flush=True)
-        while processes.server_process(paths) is not None:
+    with signals_terminate(*handled):
+        try:  # Terminated (a BaseException) also stops a half-started server on its way out
+            start(settings)
             follower.pump()
-            time.sleep(_POLL_S)
-        follower.pump()
-        print(f"error: TorchServe exited on its own.\n{log_tails(paths)}", file=sys.stderr, flush=True)
-        stop(settings)  # workers it left behind
-        return 1
-    except Terminated as received:
-        for sig in handled:  # a second signal must not interrupt the orderly stop
-            signal.signal(sig, signal.SIG_IGN)
-        print(f"{received}: stopping TorchServe", file=out, flush=True)
-        stop(settings)
-        follower.pump()
-        print("TorchServe stopped.", file=out, flush=True)
-        return 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            print(f"TorchServe is ready: inference {settings.inference_url}, metrics {settings.metrics_url}",
+                  file=out, flush=True)
+            while processes.server_process(paths) is not None:
+                follower.pump()
+                time.sleep(_POLL_S)
+            follower.pump()
+            print(f"error: TorchServe exited on its own.\n{log_tails(paths)}", file=sys.stderr, flush=True)
+            stop(settings)  # workers it left behind
+            return 1
+        except Terminated as received:
+            for sig in handled:  # a second signal must not interrupt the orderly stop
+                signal.signal(sig, signal.SIG_IGN)
+            print(f"{received}: stopping TorchServe", file=out, flush=True)
+            stop(settings)
+            follower.pump()
+            print("TorchServe stopped.", file=out, flush=True)
+            return 0

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 import tomllib
 from pathlib import Path
 
+import psutil
 import pytest
 
 from serving.modelserver import ModelServerSettings, read_keys
 from tests.integration.conftest import KEY
+from tests.servers import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 MIX = tomllib.loads((ROOT / "loadtests/mix.toml").read_text())["weights"]
@@ -75,3 +81,45 @@ def test_smoke_run_against_torchserve_directly(server: ModelServerSettings, mode
     assert sorted(summary["models"]) == ["cnn_digits", "dqn_cartpole"]
     assert all(list(m["routes"]) == ["torchserve"] and m["routes"]["torchserve"]["requests"] > 0
                for m in summary["models"].values())
+
+
+@pytest.mark.timeout(180)
+def test_sigterm_stops_the_stack_the_run_started(model_store: Path, tmp_path: Path) -> None:
+    """A run that started its own TorchServe and gateway (nothing answered at the default address) stops both, and
+    Locust, when it is terminated midway: nothing is left running."""
+    store = tmp_path / "store"
+    store.mkdir()
+    shutil.copy(model_store / "linear_regression.mar", store)
+    work = Path(tempfile.mkdtemp(prefix="sigterm-"))  # the run's own folders go here: short enough for sockets
+    env = {**os.environ, "TMPDIR": str(work), "GATEWAY_PORT": str(free_ports(1)[0]), "LOADTEST_API_KEY": ""}
+    command = [sys.executable, "-m", "loadtests", "run", "--store", str(store), "--models", "linear_regression",
+               "--users", "1", "--duration", "120", "--reports", str(tmp_path / "reports")]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # the run prints this once both servers answer
+        assert line.startswith("started TorchServe and the gateway"), line + process.stderr.read()
+        time.sleep(3)  # Locust is loading the stack now
+        started = _processes_under(work)
+        assert any("java" in " ".join(p.cmdline()) for p in started), "TorchServe's JVM is not running under the run"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "SIGTERM: stopped, with the servers this command started" in process.stderr.read()
+    _, alive = psutil.wait_procs(started, timeout=10)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], [p.cmdline() for p in alive]
+    assert not list(work.iterdir())  # its temporary folder is gone too
+    work.rmdir()
+
+
+def _processes_under(folder: Path) -> list[psutil.Process]:
+    """Processes whose command line names `folder` (TorchServe, its workers, the gateway's settings …) or that
+    descend from one that does."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "environ"]):
+        text = " ".join(process.info["cmdline"] or []) + " ".join((process.info["environ"] or {}).values())
+        if str(folder) in text and process.pid != os.getpid():
+            found.append(process)
+    return found

@@ -58,3 +58,19 @@ def test_bad_sweep_settings_are_refused(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["sweep", "--threads", "0"]) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err
 
+
+def test_a_stack_that_cannot_start_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen: a long TMPDIR makes TorchServe's worker socket paths too long; the run says so in one line."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "m.mar").write_bytes(b"")
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    monkeypatch.setenv("GATEWAY_PORT", str(free_ports(1)[0]))
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    assert main(["run", "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is too long: worker socket paths must fit" in err
