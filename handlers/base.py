@@ -32,7 +32,7 @@ class SignatureHandler(BaseHandler):
         if threads:
             # Torch's default is one intra-op thread per core, each spinning at a barrier; beside TorchServe's
             # frontend, the gateway and other workers on a small machine, every forward pass then waits for a
-            # descheduled thread (docs/benchmarks.md: p99 49 → 9 ms at 16 connections on 2 cores).
+            # descheduled thread (docs/benchmarks.md: p99 49 → 8 ms at 16 connections on 2 cores).
             torch.set_num_threads(int(threads))
         super().initialize(context)
         model_dir = Path(context.system_properties["model_dir"])
