@@ -1,6 +1,6 @@
-"""The hot route without the framework's routing: `POST /v1/models/{name}/predict` is recognised by one regular
-expression and answered in pure ASGI, skipping Starlette's route scan and FastAPI's dependency solving and
-request objects — the largest share of the gateway's CPU per prediction in a py-spy profile
+"""The hot route without the framework: `POST /v1/models/{name}/predict` is recognised by one regular expression
+and answered in pure ASGI, skipping Starlette's middleware stack and route scan and FastAPI's dependency solving
+and request objects — the largest share of the gateway's CPU per prediction in py-spy profiles
 (docs/benchmarks.md). Behaviour is the route's own: the same key check, then `routes_v1.answer_predict`, the
 same error bodies; metrics and logs see the route's template, as when the router matched it."""
 
@@ -16,6 +16,11 @@ from serving.gateway.state import GatewayState
 
 PREDICT_PATH = "/v1/models/{name}/predict"
 _PREDICT = re.compile(r"/v1/models/([^/]+)/predict")  # {name} as Starlette matches it: one path segment
+
+
+def is_predict(scope: Scope) -> bool:
+    """Whether this ASGI scope is a v1 prediction."""
+    return scope["type"] == "http" and scope["method"] == "POST" and _PREDICT.fullmatch(scope["path"]) is not None
 
 
 class FastPredict:

@@ -1,18 +1,25 @@
-"""The v1 prediction shortcut: only `POST /v1/models/{name}/predict` is taken from the router, and it answers
-with the route's own checks and error bodies."""
+"""The v1 prediction shortcut: only `POST /v1/models/{name}/predict` is taken from the router and from Starlette's
+middleware stack, and it answers with the route's own checks, error bodies, request ids and metrics."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.routing import Route
 
+from serving.gateway import fastpath
+from serving.gateway.app import create_app
 from serving.gateway.errors import ModelNotFound
 from serving.gateway.fastpath import PREDICT_PATH, FastPredict
 from serving.gateway.security import ApiKeys
+from serving.gateway.settings import GatewaySettings
+from serving.modelserver import ModelServerSettings
 
 
 class Catalog:
@@ -63,3 +70,42 @@ async def test_a_prediction_gets_the_key_check_then_the_catalog() -> None:
     assert (scope["route"].path, scope["path_params"]) == (PREDICT_PATH, {"name": "x"})  # what metrics read
     status, body, _ = await call(app, "POST", "/v1/models/x/predict", {"Authorization": "Bearer " + "k" * 16})
     assert (status, json.loads(body)) == (404, {"error": "model 'x' not found"})
+
+
+
+@pytest.fixture
+def gateway_app(tmp_path: Path) -> FastAPI:
+    return create_app(GatewaySettings(_env_file=None, gateway_model_store=tmp_path),
+                      ModelServerSettings(ts_model_store=tmp_path, ts_home=tmp_path / "home"))
+
+
+async def _requests(app: FastAPI, *calls: tuple[str, str, dict[str, Any]]) -> list[httpx.Response]:
+    """`calls` (method, path, httpx options) in order, against the app with its lifespan running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            return [await client.request(method, path, **options) for method, path, options in calls]
+
+
+@pytest.mark.anyio
+async def test_predictions_skip_starlettes_middleware_stack_and_keep_ids_and_metrics(gateway_app: FastAPI) -> None:
+    (answer,) = await _requests(gateway_app, ("POST", "/v1/models/nope/predict",
+                                              {"json": {"features": [1.0]}, "headers": {"X-Request-ID": "abc-123"}}))
+    assert (answer.status_code, answer.json()) == (404, {"error": "model 'nope' not found"})
+    assert answer.headers["x-request-id"] == "abc-123"
+    assert gateway_app.middleware_stack is None  # Starlette builds it at the first request that needs it
+    (metrics,) = await _requests(gateway_app, ("GET", "/metrics", {}))
+    assert gateway_app.middleware_stack is not None
+    assert 'route="/v1/models/{name}/predict",status="404"' in metrics.text.replace(" ", "")
+
+
+@pytest.mark.anyio
+async def test_a_bug_in_a_prediction_is_the_same_500(gateway_app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fastpath, "answer_predict", broken)
+    answer, metrics = await _requests(gateway_app, ("POST", "/v1/models/nope/predict", {"json": {"features": [1.0]}}),
+                                      ("GET", "/metrics", {}))
+    assert (answer.status_code, answer.text) == (500, "Internal Server Error")
+    assert 'route="/v1/models/{name}/predict",status="500"' in metrics.text.replace(" ", "")
