@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from serving.gateway import errors, routes_health, routes_v1, routes_v2
 from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
-from serving.gateway.fastpath import PREDICT_PATH, FastPredict, is_predict
+from serving.gateway.fastpath import PREDICT_PATH, FastPredict, predict_name
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings, get_settings
@@ -31,11 +31,12 @@ class GatewayApp(FastAPI):
     predict: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.predict is not None and is_predict(scope):
-            scope["app"] = self
-            await self.predict(scope, receive, send)
+        name = predict_name(scope)
+        if name is None or self.predict is None:
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        scope["app"], scope["path_params"] = self, {"name": name}
+        await self.predict(scope, receive, send)
 
 
 def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None) -> FastAPI:
@@ -78,5 +79,5 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     app.add_middleware(RequestIdMiddleware)
     predict_route = next(r for r in v1.routes if getattr(r, "path", None) == PREDICT_PATH)
     app.predict = ServerErrorMiddleware(RequestIdMiddleware(MetricsMiddleware(
-        FastPredict(app.router, route=predict_route), metrics=metrics)))
+        FastPredict(predict_route), metrics=metrics)))
     return app

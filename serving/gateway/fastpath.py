@@ -8,7 +8,7 @@ import re
 
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from serving.gateway.errors import GatewayError, error_response
 from serving.gateway.routes_v1 import answer_predict
@@ -18,25 +18,24 @@ PREDICT_PATH = "/v1/models/{name}/predict"
 _PREDICT = re.compile(r"/v1/models/([^/]+)/predict")  # {name} as Starlette matches it: one path segment
 
 
-def is_predict(scope: Scope) -> bool:
-    """Whether this ASGI scope is a v1 prediction."""
-    return scope["type"] == "http" and scope["method"] == "POST" and _PREDICT.fullmatch(scope["path"]) is not None
+def predict_name(scope: Scope) -> str | None:
+    """The model's name if this ASGI scope is a v1 prediction, else None: the one match a prediction costs."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    match = _PREDICT.fullmatch(scope["path"])
+    return match.group(1) if match else None
 
 
 class FastPredict:
-    """ASGI middleware: answers v1 predictions itself and passes everything else to the app."""
+    """ASGI app: answers the v1 prediction that `predict_name` recognised (the name is in the scope's
+    `path_params`, where the router would have put it)."""
 
-    def __init__(self, app: ASGIApp, route: BaseRoute) -> None:
-        self.app = app
+    def __init__(self, route: BaseRoute) -> None:
         self.route = route  # the APIRoute of PREDICT_PATH, for the scope (metrics read its template)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = _PREDICT.fullmatch(scope["path"]) if scope["type"] == "http" else None
-        if match is None or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        name = match.group(1)
-        scope["route"], scope["path_params"] = self.route, {"name": name}
+        scope["route"] = self.route
+        name = scope["path_params"]["name"]
         state: GatewayState = scope["app"].state.gateway
         headers = Headers(scope=scope)
         try:

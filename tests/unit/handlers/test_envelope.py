@@ -10,6 +10,7 @@ from handlers import envelope
 from handlers.classification import ClassificationHandler
 from handlers.image_generation import ImageGenerationHandler
 from tests.unit.handlers import tiny
+from tests.unit.handlers.approx import approx_json
 
 JSON = {"content-type": "application/json"}
 
@@ -50,9 +51,9 @@ def test_each_enveloped_request_gets_the_answer_it_would_get_alone(worker: tiny.
     alone = [_alone(worker, b) for b in bodies]
     assert [(status, kind) for status, kind, _ in answers] == [(a.status, a.content_type) for a in alone]
     assert [status for status, _, _ in answers] == [200, 400, 200, 400]
-    assert [json.loads(body) for _, _, body in answers] == [tiny.approx_json(a.json()) for a in alone]
+    assert [json.loads(body) for _, _, body in answers] == [approx_json(a.json()) for a in alone]
     # a plain row beside it is untouched
-    assert plain.json() == tiny.approx_json(_alone(worker, {"features": [-3, -3, -3]}).json())
+    assert plain.json() == approx_json(_alone(worker, {"features": [-3, -3, -3]}).json())
 
 
 def test_a_broken_envelope_fails_alone(worker: tiny.Worker) -> None:

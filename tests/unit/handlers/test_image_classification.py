@@ -16,6 +16,7 @@ from PIL import Image
 
 from handlers.image_classification import ImageClassificationHandler
 from tests.unit.handlers import tiny
+from tests.unit.handlers.approx import approx_json
 
 model_dir, worker, module = tiny.kind_fixtures("image-classification", ImageClassificationHandler)
 
@@ -83,7 +84,7 @@ def test_every_envelope_gives_the_same_answer(worker: tiny.Worker) -> None:
     replies += worker.send(tiny.form_request({"image": (png, "image/png")}),
                            tiny.form_request({"file": (png, "application/octet-stream")}))
     assert [r.status for r in replies] == [200] * 6
-    assert [r.json() for r in replies] == [tiny.approx_json(replies[0].json())] * 6
+    assert [r.json() for r in replies] == [approx_json(replies[0].json())] * 6
 
 
 def test_a_list_of_base64_images_gets_lists(worker: tiny.Worker, module: Any) -> None:

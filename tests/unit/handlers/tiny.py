@@ -174,18 +174,6 @@ def load_module(model_dir: Path) -> torch.jit.ScriptModule:
         return torch.jit.load(str(model_dir / "model.pt"), map_location="cpu").eval()
 
 
-def approx_json(value: Any, tolerance: float = 1e-6) -> Any:
-    """`value` with each float as pytest.approx: an answer computed in a batch may differ from the same request's
-    answer alone in the last bits (on some CPUs torch's kernels split a matmul differently by batch size)."""
-    if isinstance(value, float):
-        return pytest.approx(value, abs=tolerance)
-    if isinstance(value, list):
-        return [approx_json(item, tolerance) for item in value]
-    if isinstance(value, dict):
-        return {key: approx_json(item, tolerance) for key, item in value.items()}
-    return value
-
-
 def make_context(model_dir: Path, batch_size: int | None = BATCH_SIZE) -> Context:
     """The Context TorchServe's worker builds for a model (CPU: gpu=None), before any request."""
     name = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))["name"]
