@@ -29,7 +29,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     # `python -m serving.modelserver` and TorchServe's Python workers running the handlers
     "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow"),
     # `python -m serving.gateway`
-    "gateway": ("fastapi", "uvicorn", "httpx", "aiohttp", "prometheus-client", "pydantic-settings", "psutil",
+    "gateway": ("fastapi", "uvicorn", "httpx", "httptools", "prometheus-client", "pydantic-settings", "psutil",
                 "numpy", "pillow"),
     "loadtest": ("locust",),
     "builder": (),  # the project with every dependency: training, export and archiving

@@ -1,12 +1,11 @@
 """The gateway's one client for TorchServe: pooled keep-alive connections, the inference token kept
 inside, and TorchServe's answers turned into the gateway's domain errors."""
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import aiohttp
 
 from serving.gateway.errors import (
     InvalidInput,
@@ -15,6 +14,7 @@ from serving.gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from serving.gateway.http1 import Http1Pool, Origin, ProtocolError
 from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
 
 
@@ -28,29 +28,24 @@ class UpstreamResponse:
 
 
 class TorchServeClient:
-    """Predictions and readiness from TorchServe's inference and management APIs.
-
-    aiohttp rather than httpx: measured here, one httpx client topped out near 500 requests/s against
-    TorchServe at 16 concurrent requests while aiohttp reached TorchServe's own ~3000 (docs/benchmarks.md)."""
+    """Predictions and readiness from TorchServe's inference and management APIs."""
 
     def __init__(self, inference_url: str, management_url: str | None, ts_home: Path | None, timeout_s: float,
                  max_connections: int = 256) -> None:
         """`management_url` and `ts_home` None: a TorchServe in another pod, reached without a token, whose
         readiness is its `/ping` (every model has its minimum of healthy workers)."""
-        self._inference_url = inference_url.rstrip("/")
-        self._management_url = management_url.rstrip("/") if management_url else None
+        self._inference = Origin.parse(inference_url)
+        self._management = Origin.parse(management_url) if management_url else None
         self._ts_home = ts_home
         self._keys: TokenKeys | None = None
+        self._timeout_s = timeout_s
         # Connecting to a loopback TorchServe that is down fails at once; the short connect timeout bounds the
         # case where the address does not answer at all, so clients get 503 quickly either way.
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=0.5)
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30),
-            timeout=self._timeout, auto_decompress=False, skip_auto_headers=("User-Agent",))
+        self._pool = Http1Pool(max_connections, connect_timeout_s=0.5)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._session.close()
+        self._pool.close()
 
     def _current_keys(self, refresh: bool = False) -> TokenKeys:
         if self._ts_home is None:
@@ -70,49 +65,50 @@ class TorchServeClient:
             headers["Accept"] = accept
         if request_id:
             headers["X-Request-ID"] = request_id
-        url = f"{self._inference_url}/predictions/{model}"
+        path = f"/predictions/{model}"
         started = time.perf_counter()
         for attempt in (0, 1):
             auth = self._current_keys(refresh=attempt == 1).inference_headers()
             try:
-                async with self._session.post(url, data=body, headers={**headers, **auth}) as response:
-                    status, payload = response.status, await response.read()
-                    kind = response.headers.get("Content-Type", "application/json")
+                async with asyncio.timeout(self._timeout_s):
+                    answer = await self._pool.request(self._inference, "POST", path, {**headers, **auth}, body)
             except TimeoutError:
                 raise UpstreamTimeout(f"model {model!r} did not answer in time") from None
-            except aiohttp.ClientError:
+            except OSError:
                 raise UpstreamUnavailable("the model server is unavailable") from None
-            if not (status == 400 and _invalid_key(payload)):
+            except ProtocolError as error:
+                raise UpstreamError(f"model {model!r}: {error}") from None
+            if not (answer.status == 400 and _invalid_key(answer.body)):
                 break
-        return result_of(model, status, payload, kind, time.perf_counter() - started)
+        kind = answer.headers.get("content-type", "application/json")
+        return result_of(model, answer.status, answer.body, kind, time.perf_counter() - started)
 
     async def ready(self, model: str) -> bool:
         """Whether the model has at least one READY worker."""
-        timeout = aiohttp.ClientTimeout(total=2.0, sock_connect=0.5)
-        if self._management_url is None:
-            return await self._ping(timeout)
-        url = f"{self._management_url}/models/{model}"
+        if self._management is None:
+            return await self._ping()
         try:
             for attempt in (0, 1):
                 headers = self._current_keys(refresh=attempt == 1).management_headers()
-                async with self._session.get(url, headers=headers, timeout=timeout) as response:
-                    status, payload = response.status, await response.read()
-                if not (status == 400 and _invalid_key(payload)):
+                async with asyncio.timeout(2.0):
+                    answer = await self._pool.request(self._management, "GET", f"/models/{model}", headers)
+                if not (answer.status == 400 and _invalid_key(answer.body)):
                     break
-        except (TimeoutError, aiohttp.ClientError, UpstreamUnavailable):
+        except (TimeoutError, OSError, ProtocolError, UpstreamUnavailable):
             return False
-        if status != 200:
+        if answer.status != 200:
             return False
-        workers = json.loads(payload)[0].get("workers", [])
+        workers = json.loads(answer.body)[0].get("workers", [])
         return any(worker.get("status") == "READY" for worker in workers)
 
-    async def _ping(self, timeout: aiohttp.ClientTimeout) -> bool:
+    async def _ping(self) -> bool:
         # TorchServe answers 200 only while every registered model has its minimum of healthy workers.
         try:
-            async with self._session.get(f"{self._inference_url}/ping", timeout=timeout) as response:
-                return response.status == 200
-        except (TimeoutError, aiohttp.ClientError):
+            async with asyncio.timeout(2.0):
+                answer = await self._pool.request(self._inference, "GET", "/ping", {})
+        except (TimeoutError, OSError, ProtocolError):
             return False
+        return answer.status == 200
 
 
 def _invalid_key(payload: bytes) -> bool:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from serving.gateway.app import create_app
+from serving.gateway.http1 import Http1Pool, Origin
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import ModelServerSettings, read_keys
 from tests.integration.conftest import AUTH, KEY
@@ -47,16 +47,17 @@ PRINTABLE_ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)  # what 
 
 @pytest.fixture(scope="module")
 def sent_upstream() -> Iterator[list[tuple[str, str]]]:
-    """(method, URL) of every request any aiohttp session of this process sends while the module runs."""
+    """(method, URL) of every request the gateway's client to TorchServe sends while the module runs."""
     sent: list[tuple[str, str]] = []
-    original = aiohttp.ClientSession._request
+    original = Http1Pool.request
 
-    def recording(self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append((method, str(url)))
-        return original(self, method, url, *args, **kwargs)
+    def recording(self: Http1Pool, origin: Origin, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        scheme = "https" if origin.tls else "http"
+        sent.append((method, f"{scheme}://{origin.host}:{origin.port}{origin.base_path}{path}"))
+        return original(self, origin, method, path, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(aiohttp.ClientSession, "_request", recording)
+        patch.setattr(Http1Pool, "request", recording)
         yield sent
 
 

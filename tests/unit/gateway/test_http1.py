@@ -1,0 +1,226 @@
+"""The gateway's HTTP/1.1 client against small asyncio servers that answer as scripted: keep-alive reuse, chunked
+bodies, servers that close, refuse, stall or talk nonsense, the connection bound and https."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+import trustme
+
+from serving.gateway.http1 import Answer, Http1Pool, Origin, ProtocolError
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+Reply = Callable[[bytes, int], Awaitable[bytes | None]]  # (request head, connection number) -> bytes or None: hang up
+
+
+@dataclass
+class Server:
+    origin: Origin
+    requests: list[bytes] = field(default_factory=list)  # each request: head and body as received
+    connections: int = 0
+    busy: int = 0
+    most_busy: int = 0
+    hangups: int = 0  # connections the client closed
+
+
+@asynccontextmanager
+async def serve(reply: Reply, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """A server on 127.0.0.1 that reads each request (Content-Length bodies) and writes what `reply` says."""
+    server = Server(Origin("127.0.0.1", 0, tls is not None, ""))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.connections += 1
+        number = server.connections
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                server.requests.append(head + await reader.readexactly(length))
+                server.busy += 1
+                server.most_busy = max(server.most_busy, server.busy)
+                answer = await reply(head, number)
+                server.busy -= 1
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            server.hangups += 1
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
+    server.origin = Origin("127.0.0.1", listener.sockets[0].getsockname()[1], tls is not None, "")
+    async with listener:
+        yield server
+
+
+def always(answer: bytes) -> Reply:
+    async def reply(head: bytes, number: int) -> bytes:
+        return answer
+    return reply
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def pool() -> Http1Pool:
+    return Http1Pool(max_connections=8, connect_timeout_s=1.0)
+
+
+@pytest.mark.anyio
+async def test_requests_are_well_formed_and_share_one_keep_alive_connection(pool: Http1Pool) -> None:
+    async with serve(always(OK)) as server:
+        first = await pool.request(server.origin, "POST", "/predictions/m", {"Content-Type": "text/plain"}, b"hi")
+        second = await pool.request(server.origin, "GET", "/ping", {})
+    assert first == second == Answer(200, {"content-type": "application/json", "content-length": "2"}, b"{}")
+    assert server.connections == 1
+    port = server.origin.port
+    assert server.requests == [
+        f"POST /predictions/m HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 2\r\n"
+        "Content-Type: text/plain\r\n\r\nhi".encode(),
+        f"GET /ping HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n".encode()]
+
+
+@pytest.mark.anyio
+async def test_a_chunked_answer_is_joined_and_a_base_path_is_kept(pool: Http1Pool) -> None:
+    chunked = b"HTTP/1.1 503 Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    async with serve(always(chunked)) as server:
+        origin = Origin.parse(f"http://127.0.0.1:{server.origin.port}/ts/")
+        answer = await pool.request(origin, "GET", "/ping", {})
+    assert (answer.status, answer.body) == (503, b"abcde")
+    assert server.requests[0].startswith(b"GET /ts/ping HTTP/1.1\r\n")
+
+
+@pytest.mark.anyio
+async def test_connection_close_is_honoured(pool: Http1Pool) -> None:
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    async with serve(always(closing)) as server:
+        for _ in range(2):
+            assert (await pool.request(server.origin, "GET", "/", {})).status == 200
+    assert server.connections == 2
+
+
+@pytest.mark.anyio
+async def test_an_idle_connection_the_server_closed_is_retried_on_a_fresh_one(pool: Http1Pool) -> None:
+    async def first_connection_dies_after_one_answer(head: bytes, number: int) -> bytes | None:
+        return OK if number > 1 or len(server.requests) == 1 else None
+
+    async with serve(first_connection_dies_after_one_answer) as server:
+        assert (await pool.request(server.origin, "GET", "/", {})).body == b"{}"
+        assert (await pool.request(server.origin, "GET", "/", {})).body == b"{}"  # sent twice, answered once
+    assert (server.connections, len(server.requests)) == (2, 3)
+
+
+@pytest.mark.anyio
+async def test_a_fresh_connection_that_drops_the_request_is_an_error_not_a_retry(pool: Http1Pool) -> None:
+    async def hang_up(head: bytes, number: int) -> None:
+        return None
+
+    async with serve(hang_up) as server:
+        with pytest.raises(ConnectionResetError):
+            await pool.request(server.origin, "POST", "/", {}, b"x")
+    assert len(server.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_a_closed_port_is_an_os_error(pool: Http1Pool) -> None:
+    async with serve(always(OK)) as server:
+        origin = server.origin
+    with pytest.raises(OSError):  # noqa: PT011 - ConnectionRefusedError here; the caller maps any OSError
+        await pool.request(origin, "GET", "/", {})
+
+
+@pytest.mark.anyio
+async def test_a_malformed_answer_is_a_protocol_error_and_the_connection_is_dropped(pool: Http1Pool) -> None:
+    async def nonsense_then_ok(head: bytes, number: int) -> bytes:
+        return b"SMTP ready\r\n\r\n" if number == 1 else OK
+
+    async with serve(nonsense_then_ok) as server:
+        with pytest.raises(ProtocolError, match="malformed HTTP response"):
+            await pool.request(server.origin, "GET", "/", {})
+        assert (await pool.request(server.origin, "GET", "/", {})).status == 200
+    assert server.connections == 2
+
+
+@pytest.mark.anyio
+async def test_a_request_timed_out_never_lends_its_connection_to_the_next(pool: Http1Pool) -> None:
+    async def slow_first(head: bytes, number: int) -> bytes:
+        if number == 1:
+            await asyncio.sleep(0.3)
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate"
+        return OK
+
+    async with serve(slow_first) as server:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await pool.request(server.origin, "GET", "/", {})
+        assert (await pool.request(server.origin, "GET", "/", {})).body == b"{}"
+        await asyncio.sleep(0.4)  # the late answer arrives on the closed connection, read by no one
+        assert (await pool.request(server.origin, "GET", "/", {})).body == b"{}"
+        assert server.hangups == 1  # closed, not left open
+    assert server.connections == 2
+
+
+@pytest.mark.anyio
+async def test_unasked_bytes_on_an_idle_connection_retire_it(pool: Http1Pool) -> None:
+    async def two_answers_on_the_first(head: bytes, number: int) -> bytes:
+        return OK + OK if number == 1 else OK
+
+    async with serve(two_answers_on_the_first) as server:
+        await pool.request(server.origin, "GET", "/", {})
+        await asyncio.sleep(0.05)
+        assert (await pool.request(server.origin, "GET", "/", {})).body == b"{}"
+    assert server.connections == 2
+
+
+@pytest.mark.anyio
+async def test_at_most_max_connections_requests_are_out_at_once() -> None:
+    async def slow(head: bytes, number: int) -> bytes:
+        await asyncio.sleep(0.02)
+        return OK
+
+    pool = Http1Pool(max_connections=2, connect_timeout_s=1.0)
+    async with serve(slow) as server:
+        answers = await asyncio.gather(*(pool.request(server.origin, "GET", "/", {}) for _ in range(6)))
+    assert [a.status for a in answers] == [200] * 6
+    assert (server.most_busy, server.connections) == (2, 2)
+
+
+@pytest.mark.anyio
+async def test_https_is_verified_against_the_trusted_authorities() -> None:
+    authority = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_tls)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    async with serve(always(OK), tls=server_tls) as server:
+        answer = await Http1Pool(4, 1.0, tls=trusting).request(server.origin, "GET", "/", {})
+        assert answer.body == b"{}"
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await Http1Pool(4, 1.0).request(server.origin, "GET", "/", {})  # the system does not know this CA
+
+
+@pytest.mark.anyio
+async def test_a_header_value_cannot_inject_lines(pool: Http1Pool) -> None:
+    with pytest.raises(ValueError, match="line break"):
+        await pool.request(Origin("127.0.0.1", 9, False, ""), "GET", "/", {"Accept": "a\r\nX-Evil: 1"})
+
+
+def test_origins_parse_ports_schemes_and_base_paths() -> None:
+    assert Origin.parse("http://ts:8080") == Origin("ts", 8080, False, "")
+    assert Origin.parse("https://ts/base/") == Origin("ts", 443, True, "/base")
+    assert Origin.parse("http://ts") == Origin("ts", 80, False, "")
+    for bad in ("ftp://ts", "ts:8080", "http://"):
+        with pytest.raises(ValueError, match="not an http"):
+            Origin.parse(bad)
