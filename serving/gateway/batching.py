@@ -51,9 +51,23 @@ class Coalescer:
         if self.max_items <= 1 or len(body) > self.max_bytes // 2:  # off, or too big to share an envelope
             self._observe(model, 1)
             return await self._send(model, body, content_type, accept, request_id)
+        queue = self._queues.setdefault(model, _Queue())
+        if not queue.waiting and queue.in_flight < self.max_in_flight:
+            # A free slot and no one ahead: the request goes itself, from its own task (no task or future of
+            # the queue's: at 1 connection every request takes this way).
+            queue.in_flight += 1
+            self._observe(model, 1)
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    return await self._send(model, body, content_type, accept, request_id)
+            except TimeoutError:
+                raise UpstreamTimeout(f"model {model!r} did not answer in time") from None
+            finally:
+                queue.in_flight -= 1
+                self._dispatch(model)
         headers = {"content-type": content_type, **({"accept": accept} if accept else {})}
         future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(model, _Queue()).waiting.append(_Waiting(headers, body, request_id, future))
+        queue.waiting.append(_Waiting(headers, body, request_id, future))
         self._dispatch(model)
         try:
             return await asyncio.wait_for(future, self.timeout_s)
