@@ -48,6 +48,10 @@ class ProtocolError(Exception):
     """The peer sent something that is not an HTTP/1.1 response to the request."""
 
 
+class ConnectTimeout(ConnectionError):
+    """The server did not accept a connection in time: unreachable, like a refused connection (not a slow answer)."""
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
@@ -127,9 +131,10 @@ class Http1Pool:
 
     async def request(self, origin: Origin, method: str, path: str, headers: Mapping[str, str],
                       body: bytes = b"") -> Answer:
-        """The response to one request. Raises OSError when the server cannot be reached or drops the connection,
-        ProtocolError on a malformed response; on cancellation (a timeout) the connection is closed, never reused.
-        A connection that was idle in the pool and closed before answering is retried once on a fresh one."""
+        """The response to one request. Raises OSError when the server cannot be reached (ConnectTimeout included)
+        or drops the connection, ProtocolError on a malformed response; on cancellation (a timeout) the connection
+        is closed, never reused. A connection that was idle in the pool and closed before answering is retried
+        once on a fresh one."""
         request = _encode(origin, method, path, headers, body)
         async with self._slots:
             for attempt in (0, 1):
@@ -159,8 +164,12 @@ class Http1Pool:
                 return connection, True
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if origin.tls else None
-        _, connection = await asyncio.wait_for(
-            loop.create_connection(_Connection, origin.host, origin.port, ssl=tls), self._connect_timeout_s)
+        try:
+            _, connection = await asyncio.wait_for(
+                loop.create_connection(_Connection, origin.host, origin.port, ssl=tls), self._connect_timeout_s)
+        except TimeoutError:
+            address = f"{origin.host}:{origin.port}"
+            raise ConnectTimeout(f"no connection to {address} in {self._connect_timeout_s} s") from None
         return connection, False
 
     def _tls_context(self) -> ssl.SSLContext:

@@ -5,67 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import pytest
 import trustme
 
-from serving.gateway.http1 import Answer, Http1Pool, Origin, ProtocolError
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-Reply = Callable[[bytes, int], Awaitable[bytes | None]]  # (request head, connection number) -> bytes or None: hang up
-
-
-@dataclass
-class Server:
-    origin: Origin
-    requests: list[bytes] = field(default_factory=list)  # each request: head and body as received
-    connections: int = 0
-    busy: int = 0
-    most_busy: int = 0
-    hangups: int = 0  # connections the client closed
-
-
-@asynccontextmanager
-async def serve(reply: Reply, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
-    """A server on 127.0.0.1 that reads each request (Content-Length bodies) and writes what `reply` says."""
-    server = Server(Origin("127.0.0.1", 0, tls is not None, ""))
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        server.connections += 1
-        number = server.connections
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
-                server.requests.append(head + await reader.readexactly(length))
-                server.busy += 1
-                server.most_busy = max(server.most_busy, server.busy)
-                answer = await reply(head, number)
-                server.busy -= 1
-                if answer is None:
-                    break
-                writer.write(answer)
-                await writer.drain()
-        except asyncio.IncompleteReadError:
-            server.hangups += 1
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    listener = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
-    server.origin = Origin("127.0.0.1", listener.sockets[0].getsockname()[1], tls is not None, "")
-    async with listener:
-        yield server
-
-
-def always(answer: bytes) -> Reply:
-    async def reply(head: bytes, number: int) -> bytes:
-        return answer
-    return reply
+from serving.gateway.http1 import Answer, ConnectTimeout, Http1Pool, Origin, ProtocolError
+from tests.unit.gateway.scripted_servers import OK, always, never_accepting, serve
 
 
 @pytest.fixture
@@ -139,6 +84,12 @@ async def test_a_closed_port_is_an_os_error(pool: Http1Pool) -> None:
         origin = server.origin
     with pytest.raises(OSError):  # noqa: PT011 - ConnectionRefusedError here; the caller maps any OSError
         await pool.request(origin, "GET", "/", {})
+
+
+@pytest.mark.anyio
+async def test_a_server_that_never_accepts_is_a_connect_timeout() -> None:
+    with never_accepting() as port, pytest.raises(ConnectTimeout, match="no connection to 127.0.0.1"):
+        await Http1Pool(4, connect_timeout_s=0.2).request(Origin("127.0.0.1", port, False, ""), "GET", "/", {})
 
 
 @pytest.mark.anyio
