@@ -227,8 +227,8 @@ def test_worker_killed_under_load_fails_only_its_batch_with_503_and_recovers(
     assert worker_pid(own_server, "brief") != victim
     failed = [call for call in calls if call.status != 200]
     assert failed, "no request was in flight when the worker died"
-    assert {(call.status, call.retry_after, call.error) for call in failed} == {
-        (503, "1", "model 'brief' is out of resources: Worker died.")}
+    outcomes = {(call.status, call.retry_after, call.error) for call in failed}
+    assert outcomes == {(503, "1", "model 'brief' is out of resources: Worker died.")}, outcomes
     # only the batch on the worker fails; requests sent after the kill, or queued behind the batch, succeed
     assert len(failed) <= most_failures
     assert all(call.sent < killed < call.answered for call in failed)
