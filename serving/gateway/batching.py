@@ -61,7 +61,7 @@ class Coalescer:
                 async with asyncio.timeout(self.timeout_s):
                     return await self._send(model, body, content_type, accept, request_id)
             except TimeoutError:
-                raise UpstreamTimeout(f"model {model!r} did not answer in time") from None
+                raise UpstreamTimeout.of(model) from None
             finally:
                 queue.in_flight -= 1
                 self._dispatch(model)
@@ -72,7 +72,7 @@ class Coalescer:
         try:
             return await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:  # queued behind calls that hang: the same answer a hanging call of its own gets
-            raise UpstreamTimeout(f"model {model!r} did not answer in time") from None
+            raise UpstreamTimeout.of(model) from None
 
     def _dispatch(self, model: str) -> None:
         queue = self._queues[model]

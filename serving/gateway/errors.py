@@ -91,6 +91,11 @@ class UpstreamTimeout(GatewayError):
 
     status = 504
 
+    @classmethod
+    def of(cls, model: str) -> "UpstreamTimeout":
+        """The one answer every way of waiting for a model gives when its time is up."""
+        return cls(f"model {model!r} did not answer in time")
+
 
 class ErrorBody(BaseModel):
     """The body of every error answer."""

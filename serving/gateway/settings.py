@@ -4,11 +4,11 @@ profile. Fields are named like their environment variables (GATEWAY_PORT → gat
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from serving.gateway.http1 import Origin
 from serving.modelserver.settings import is_loopback
 
 MIB = 1024 * 1024
@@ -56,8 +56,11 @@ class GatewaySettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Self:
         url = self.gateway_torchserve_url
-        if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
-            raise ValueError(f"GATEWAY_TORCHSERVE_URL must be an http(s) URL with a host, got {url!r}")
+        if url is not None:
+            try:
+                Origin.parse(url)  # what the client will connect to
+            except ValueError:
+                raise ValueError(f"GATEWAY_TORCHSERVE_URL must be an http(s) URL with a host, got {url!r}") from None
         if self.gateway_api_keys_file is not None and not self.gateway_api_keys_file.is_file():
             raise ValueError(f"GATEWAY_API_KEYS_FILE {self.gateway_api_keys_file} does not exist")
         if self.gateway_profile == "local":

@@ -4,6 +4,7 @@ inside, and TorchServe's answers turned into the gateway's domain errors."""
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from serving.gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from serving.gateway.http1 import Http1Pool, Origin, ProtocolError
+from serving.gateway.http1 import Answer, Http1Pool, Origin, ProtocolError
 from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
 
 
@@ -65,21 +66,16 @@ class TorchServeClient:
             headers["Accept"] = accept
         if request_id:
             headers["X-Request-ID"] = request_id
-        path = f"/predictions/{model}"
         started = time.perf_counter()
-        for attempt in (0, 1):
-            auth = self._current_keys(refresh=attempt == 1).inference_headers()
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    answer = await self._pool.request(self._inference, "POST", path, {**headers, **auth}, body)
-            except TimeoutError:
-                raise UpstreamTimeout(f"model {model!r} did not answer in time") from None
-            except OSError:
-                raise UpstreamUnavailable("the model server is unavailable") from None
-            except ProtocolError as error:
-                raise UpstreamError(f"model {model!r}: {error}") from None
-            if not (answer.status == 400 and _invalid_key(answer.body)):
-                break
+        try:
+            answer = await self._with_token(self._inference, "POST", f"/predictions/{model}", headers, body,
+                                            self._timeout_s, TokenKeys.inference_headers)
+        except TimeoutError:
+            raise UpstreamTimeout.of(model) from None
+        except OSError:
+            raise UpstreamUnavailable("the model server is unavailable") from None
+        except ProtocolError as error:
+            raise UpstreamError(f"model {model!r}: {error}") from None
         kind = answer.headers.get("content-type", "application/json")
         return result_of(model, answer.status, answer.body, kind, time.perf_counter() - started)
 
@@ -88,12 +84,8 @@ class TorchServeClient:
         if self._management is None:
             return await self._ping()
         try:
-            for attempt in (0, 1):
-                headers = self._current_keys(refresh=attempt == 1).management_headers()
-                async with asyncio.timeout(2.0):
-                    answer = await self._pool.request(self._management, "GET", f"/models/{model}", headers)
-                if not (answer.status == 400 and _invalid_key(answer.body)):
-                    break
+            answer = await self._with_token(self._management, "GET", f"/models/{model}", {}, b"", 2.0,
+                                            TokenKeys.management_headers)
         except (TimeoutError, OSError, ProtocolError, UpstreamUnavailable):
             return False
         if answer.status != 200:
@@ -101,12 +93,23 @@ class TorchServeClient:
         workers = json.loads(answer.body)[0].get("workers", [])
         return any(worker.get("status") == "READY" for worker in workers)
 
+    async def _with_token(self, origin: Origin, method: str, path: str, headers: dict[str, str], body: bytes,
+                          timeout_s: float, token: Callable[[TokenKeys], dict[str, str]]) -> Answer:
+        """One request with TorchServe's token for that API (`token` picks it from the keys); rejected as invalid
+        (TorchServe restarted with new keys), it is sent once more with the keys read again."""
+        for attempt in (0, 1):
+            auth = token(self._current_keys(refresh=attempt == 1))
+            async with asyncio.timeout(timeout_s):
+                answer = await self._pool.request(origin, method, path, {**headers, **auth}, body)
+            if not (answer.status == 400 and _invalid_key(answer.body)):
+                break
+        return answer
+
     async def _ping(self) -> bool:
         # TorchServe answers 200 only while every registered model has its minimum of healthy workers.
         try:
-            async with asyncio.timeout(2.0):
-                answer = await self._pool.request(self._inference, "GET", "/ping", {})
-        except (TimeoutError, OSError, ProtocolError):
+            answer = await self._with_token(self._inference, "GET", "/ping", {}, b"", 2.0, TokenKeys.inference_headers)
+        except (TimeoutError, OSError, ProtocolError, UpstreamUnavailable):
             return False
         return answer.status == 200
 

@@ -1,8 +1,9 @@
-"""What the v2 codec test modules share: the numeric datatypes, the request bodies tritonclient writes, and a
-request's only input. A helper module, not a test module."""
+"""What the v2 codec test modules share: the numeric datatypes, the request bodies tritonclient writes, JSON
+request bodies written by hand, and a request's only input. A helper module, not a test module."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -34,3 +35,15 @@ def _triton_body(inputs: list[triton.InferInput], outputs: list[triton.InferRequ
 def _only(request: InferRequest) -> Tensor:
     assert len(request.inputs) == 1
     return request.inputs[0]
+
+
+def _body(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
+def _request(inputs: list[dict[str, Any]], **fields: Any) -> bytes:
+    return _body({"inputs": inputs, **fields})
+
+
+def _fp32(data: Any, shape: list[Any] | None = None, **fields: Any) -> dict[str, Any]:
+    return {"name": "x", "shape": [len(data)] if shape is None else shape, "datatype": "FP32", "data": data, **fields}
