@@ -3,8 +3,9 @@
 Front-ends (REST v1, REST v2 JSON and binary, gRPC, streaming) only turn their wire format into these calls
 and the answers back; nothing here knows HTTP, ASGI or gRPC. The contract:
 
-- `DataPlane.admit(authorization, name, version=None) -> ModelEntry`: the API-key check on the raw
-  `authorization` value (`Bearer <key>`, from a header or gRPC metadata), then the model's lookup.
+- `DataPlane.admit(authorization, name, version=None, media_type=None) -> ModelEntry`: the API-key check on
+  the raw `authorization` value (`Bearer <key>`, from a header or gRPC metadata), the model's lookup and, for a
+  v1 body, the kind's media types: all that can be refused before a body is read.
 - `DataPlane.predict(entry, body, content_type, accept=None, request_id=None) -> UpstreamResponse`: v1; the
   body goes to the model's handler untouched, after the kind's media-type check.
 - `DataPlane.infer(entry, request, request_id=None) -> list[Tensor]`: v2; the codec's `InferRequest` is
@@ -55,19 +56,20 @@ class DataPlane:
     metrics: GatewayMetrics
     batcher: Coalescer
 
-    def admit(self, authorization: str | None, name: str, version: str | None = None) -> ModelEntry:
+    def admit(self, authorization: str | None, name: str, version: str | None = None,
+              media_type: str | None = None) -> ModelEntry:
         """The model a request may use: Unauthorized without a known key, ModelNotFound for a name or version
-        the gateway does not serve."""
+        the gateway does not serve, UnsupportedMediaType for a v1 `media_type` its kind does not take."""
         self.keys.check(authorization)
-        return self.catalog.get(name, version)
+        entry = self.catalog.get(name, version)
+        if media_type is not None:
+            _check_media_type(entry, media_type)
+        return entry
 
     async def predict(self, entry: ModelEntry, body: bytes, content_type: str, accept: str | None = None,
                       request_id: str | None = None) -> UpstreamResponse:
         """A v1 prediction: `body` (of media type `content_type`) to the model's handler as it is."""
-        media_types = entry.model_kind.media_types
-        if content_type not in media_types:
-            raise UnsupportedMediaType(f"{entry.kind} models take {', '.join(media_types)}, "
-                                       f"not {content_type or 'nothing'}")
+        _check_media_type(entry, content_type)
         if not body:
             raise InvalidInput("empty request body")
         return await self._forward(entry, body, content_type, accept, request_id)
@@ -113,6 +115,12 @@ class DataPlane:
                 raise
         self.metrics.observe_upstream(entry.name, result.seconds)
         return result
+
+
+def _check_media_type(entry: ModelEntry, media_type: str) -> None:
+    media_types = entry.model_kind.media_types
+    if media_type not in media_types:
+        raise UnsupportedMediaType(f"{entry.kind} models take {', '.join(media_types)}, not {media_type or 'nothing'}")
 
 
 def _check_requested_outputs(entry: ModelEntry, request: InferRequest) -> None:

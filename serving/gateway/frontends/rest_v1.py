@@ -49,9 +49,10 @@ def router(catalog: Catalog) -> APIRouter:
 
 
 async def answer_predict(plane: DataPlane, params: dict[str, str], headers: Headers, receive: Receive) -> Response:
-    """POST /v1/models/{name}/predict: key check and model first, then the body, untouched, to the data plane."""
-    entry = plane.admit(headers.get("authorization"), params["name"])
+    """POST /v1/models/{name}/predict: key, model and media type first, then the body, untouched, to the data
+    plane."""
     content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    entry = plane.admit(headers.get("authorization"), params["name"], None, content_type)
     body = await receive_body(receive, headers.get("content-length"), plane.settings.gateway_max_body_bytes)
     result = await plane.predict(entry, body, content_type, headers.get("accept"), current_request_id())
     return Response(result.body, media_type=result.content_type)

@@ -108,6 +108,9 @@ async def test_refusals_are_domain_errors_before_any_call_to_torchserve() -> Non
     with pytest.raises(UnsupportedMediaType, match="^tabular-classification models take application/json, "
                                                    "not image/png$"):
         await plane.predict(WINE, b"\x89PNG", "image/png")
+    with pytest.raises(UnsupportedMediaType, match="^tabular-classification models take application/json, "
+                                                   "not text/plain$"):
+        plane.admit(AUTH, "wine", None, "text/plain")
     with pytest.raises(InvalidInput, match="^empty request body$"):
         await plane.predict(WINE, b"", "application/json")
     assert torchserve.calls == []
@@ -128,15 +131,23 @@ async def test_an_answer_that_is_not_json_is_a_bad_gateway() -> None:
     assert failed.value.status == 502
 
 
-async def test_admission_and_timeouts_apply_to_every_caller() -> None:
+async def test_admission_applies_to_every_caller() -> None:
     torchserve = FakeTorchServe()
     torchserve.hang = True
-    plane = plane_of(torchserve, limit=1, timeout_s=0.05)
+    plane = plane_of(torchserve, limit=1)
     first = asyncio.create_task(plane.infer(WINE, request()))
-    await asyncio.sleep(0.01)
+    while not torchserve.calls:  # until the first holds the one slot, out to TorchServe
+        await asyncio.sleep(0)
     with pytest.raises(Overloaded, match="^the gateway is at its limit of 1 requests in flight; retry shortly$"):
         await plane.infer(WINE, request())
+    first.cancel()
+
+
+async def test_a_timeout_is_the_same_error_and_metric_for_every_caller() -> None:
+    torchserve = FakeTorchServe()
+    torchserve.hang = True
+    plane = plane_of(torchserve, timeout_s=0.05)
     with pytest.raises(UpstreamTimeout, match="^model 'wine' did not answer in time$"):
-        await first
+        await plane.infer(WINE, request())
     assert plane.metrics.registry.get_sample_value("gateway_upstream_errors_total",
                                                    {"model": "wine", "reason": "timeout"}) == 1
