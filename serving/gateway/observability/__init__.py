@@ -6,16 +6,14 @@
     body, content_type = metrics.render()                    # GET /metrics
 """
 
-from serving.gateway.observability.logs import (
+from serving.gateway.observability.logs import JsonFormatter, configure_logging, redact
+from serving.gateway.observability.metrics import GatewayMetrics, MetricsMiddleware, UpstreamErrorReason
+from serving.gateway.observability.request_ids import (
     REQUEST_ID_HEADER,
-    JsonFormatter,
     RequestIdMiddleware,
-    configure_logging,
     current_request_id,
-    redact,
     request_id_var,
 )
-from serving.gateway.observability.metrics import GatewayMetrics, MetricsMiddleware, UpstreamErrorReason
 
 __all__ = ["REQUEST_ID_HEADER", "GatewayMetrics", "JsonFormatter", "MetricsMiddleware", "RequestIdMiddleware",
            "UpstreamErrorReason", "configure_logging", "current_request_id", "redact", "request_id_var"]
