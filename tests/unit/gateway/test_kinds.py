@@ -91,3 +91,47 @@ def test_a_kinds_v2_example_is_its_v1_example_as_one_tensor_and_goes_back_to_it(
     assert example == {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 2], "data": [0.5, 1.5]}]}
     assert kind.handler_requests(ROWS, parse_request(json.dumps(example).encode(), None)) == [
         {"features": [[0.5, 1.5]]}]
+
+
+PIXELS = [[[0.0, 1.0], [1.0, 0.0]]]
+SIGNATURES = {
+    "regression": {"inputs": [{"shape": [-1, 2]}], "example": {"features": [1.0, 2.0]}},
+    "tabular-classification": ROWS,
+    "image-classification": {"labels": ["0", "1"], "example": {"image": PIXELS}},
+    "text-generation": {"example": {"prompt": "Once"}},
+    "image-generation": {"example": {"digit": 3}},
+    "policy": {"inputs": [{"shape": [-1, 4]}], "actions": ["left", "right"],
+               "example": {"observation": [0.125, 0.25, 0.5, 0.75]}},
+}
+# One handler answer per kind, as the handlers write them (docs/model-server.md).
+ANSWERS = {
+    "regression": [{"prediction": [0.5]}],
+    "tabular-classification": [{"label": ["b"], "probabilities": [[0.2, 0.7, 0.1]]}],
+    "image-classification": [{"label": ["1"], "probabilities": [[0.1, 0.9]]}],
+    "text-generation": [{"text": "Once upon"}],
+    "image-generation": [{"images": ["iVBORw0KGgo="]}],
+    "policy": [{"action": [1], "q_values": [[0.1, 0.9]]}],
+}
+HANDLER_BODIES = {
+    "regression": [{"features": [[1.0, 2.0]]}],
+    "tabular-classification": [{"features": [[0.5, 1.5]]}],
+    "text-generation": [{"prompt": "Once"}],
+    "image-generation": [{"digit": [3], "count": 1}],
+    "policy": [{"observation": [[0.125, 0.25, 0.5, 0.75]]}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_every_kind_turns_its_v2_example_into_handler_json_and_answers_into_its_outputs(name: str) -> None:
+    kind, signature = kind_of(name), {"kind": name, **SIGNATURES[name]}
+    example = kind.example_infer(signature)
+    bodies = kind.handler_requests(signature, parse_request(json.dumps(example).encode(), None))
+    if name == "image-classification":  # the example image, re-encoded for the handler as it was sent
+        assert bodies == [{"image": [example_request(signature)["image"]]}]
+    else:
+        assert bodies == HANDLER_BODIES[name]
+    outputs = kind.outputs_from(ANSWERS[name])
+    contract_outputs = kind.contract(signature)[1]
+    assert [(t.name, t.datatype) for t in outputs] == [(s.name, s.datatype) for s in contract_outputs]
+    for tensor, spec in zip(outputs, contract_outputs, strict=True):
+        assert len(tensor.shape) == len(spec.shape)
