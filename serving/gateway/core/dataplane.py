@@ -13,6 +13,9 @@ and the answers back; nothing here knows HTTP, ASGI or gRPC. The contract:
   answers come back as the output tensors (BYTES as raw bytes: base64 or binary is the front-end's choice).
 - `DataPlane.infer_model(authorization, name, version, request, request_id)`: `admit` then `infer`, for a
   front-end that has the request decoded before it checks the key (gRPC).
+- `DataPlane.ready(name, version=None) -> (ModelEntry, bool)` and `readiness() -> {name: bool}`: model and
+  server readiness from TorchServe; metadata is `plane.catalog.get(name, version)` (`entry.contract` holds the
+  v2 inputs and outputs as `TensorSpec`s).
 
 Each call runs under the admission limit, through the coalescer to TorchServe, with the upstream metrics.
 Failures are raised as `serving.gateway.core.errors.GatewayError` subclasses (Unauthorized, ModelNotFound,
