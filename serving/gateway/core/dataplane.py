@@ -24,9 +24,10 @@ UpstreamError, UpstreamTimeout), each of which a front-end maps once to its prot
 """
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from serving.gateway.core.admission import Admission, ApiKeys
 from serving.gateway.core.batching import Coalescer
@@ -81,8 +82,11 @@ class DataPlane:
         """A v2 inference: the output tensors of every output of the model's contract, in its order."""
         _check_requested_outputs(entry, request)
         bodies = entry.model_kind.handler_requests(entry.signature, request)
-        results = await asyncio.gather(*(self._forward(entry, encode_json(b), "application/json", None, request_id)
-                                         for b in bodies))
+        if len(bodies) == 1:  # the common case, without gather's task
+            results = [await self._forward(entry, encode_json(bodies[0]), "application/json", None, request_id)]
+        else:
+            results = await asyncio.gather(*(self._forward(entry, encode_json(b), "application/json", None,
+                                                           request_id) for b in bodies))
         return entry.model_kind.outputs_from([_json(entry, result) for result in results])
 
     async def infer_model(self, authorization: str | None, name: str, version: str | None, request: InferRequest,
@@ -135,6 +139,6 @@ def _check_requested_outputs(entry: ModelEntry, request: InferRequest) -> None:
 
 def _json(entry: ModelEntry, result: UpstreamResponse) -> Any:
     try:
-        return json.loads(result.body)
-    except ValueError:
+        return orjson.loads(result.body)
+    except orjson.JSONDecodeError:
         raise UpstreamError(f"model {entry.name!r} answered with something other than JSON") from None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+import orjson
 
 from serving.gateway.v2codec.model import HEADER_LENGTH, MAX_JSON_DEPTH, CodecError
 from serving.gateway.v2codec.text import _describe
@@ -39,7 +42,27 @@ def _split(body: bytes, header_length: int | None) -> tuple[bytes, _Chunks]:
     return body[:header_length], _Chunks(body[header_length:], allowed=True)
 
 
+# orjson reads integers past 64 bits as floats, where the stdlib keeps them exact: 19 digits in a row send a
+# document the stdlib's way (a digit run inside a string or a fraction only costs the fast path).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def _load_json(data: bytes) -> dict[str, Any]:
+    """The JSON part as a dict: orjson for what it reads exactly as the stdlib does, else the stdlib (whose
+    refusals, NaN and lone-surrogate handling and messages are the codec's)."""
+    if not _LONG_DIGITS.search(data):
+        try:
+            document = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # the stdlib decides, with its own message
+        else:
+            # Fewer opening brackets (in strings or not) than the limit cannot nest past it: no walk needed.
+            if isinstance(document, dict) and data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
+                return document
+    return _load_json_stdlib(data)
+
+
+def _load_json_stdlib(data: bytes) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

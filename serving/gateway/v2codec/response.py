@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from serving.gateway.v2codec.model import _LENGTH, BINARY_DATA_SIZE, DTYPES, HEADER_LENGTH, OutputError, Tensor
 
@@ -34,13 +35,21 @@ def encode_response(model_name: str, model_version: str | None, request_id: str 
             entry["parameters"] = parameters
         entries.append(entry)
     header["outputs"] = entries
-    try:
-        text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise OutputError(f"the response cannot be written as JSON: {exc}") from None
+    text = _header_json(header, any(tensor.parameters for tensor in outputs))
     if not binary:
         return text, {"Content-Type": "application/json"}
     return text + b"".join(chunks), {HEADER_LENGTH: str(len(text)), "Content-Type": "application/octet-stream"}
+
+
+def _header_json(header: dict[str, Any], has_parameters: bool) -> bytes:
+    # The data is checked finite above; only a tensor's own parameters could hold a NaN, which orjson would
+    # write as null, so those answers take the stdlib's strict way.
+    try:
+        if not has_parameters:
+            return orjson.dumps(header)
+        return json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise OutputError(f"the response cannot be written as JSON: {exc}") from None
 
 
 def _check_output_names(outputs: list[Tensor], binary: set[str]) -> None:
