@@ -12,6 +12,7 @@ from serving.gateway import errors, routes_health, routes_v1, routes_v2
 from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
 from serving.gateway.fastpath import PREDICT_PATH, FastPredict, predict_name
+from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings, get_settings
@@ -39,8 +40,11 @@ class GatewayApp(FastAPI):
         await self.predict(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None) -> FastAPI:
-    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses."""
+def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
+               serve_grpc: bool = False) -> FastAPI:
+    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses.
+    `serve_grpc`: the lifespan also starts the gRPC front-end on GATEWAY_GRPC_PORT (the process entry point's
+    choice; in-process test clients leave it off, so they bind no port)."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
     catalog = Catalog.from_store(settings.gateway_model_store)
@@ -59,6 +63,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
                             metrics.observe_batch)
         app.state.gateway = GatewayState(settings, catalog, upstream, keys, Admission(settings.gateway_max_concurrency),
                                          metrics, batcher)
+        grpc_server = await grpc_v2.start(app.state.gateway) if serve_grpc else None
         if not keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
                         settings.gateway_profile)
@@ -66,6 +71,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         try:
             yield
         finally:
+            await grpc_v2.stop(grpc_server)
             await upstream.aclose()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,

@@ -16,7 +16,7 @@ from serving.gateway.forward import forward
 from serving.gateway.observability import current_request_id
 from serving.gateway.routes_health import model_readiness
 from serving.gateway.security import read_body
-from serving.gateway.state import State, require_key, require_key_unless_open
+from serving.gateway.state import GatewayState, State, require_key, require_key_unless_open
 from serving.gateway.v2codec import CodecError, InferRequest, Tensor, encode_response, parse_request
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -57,8 +57,7 @@ def router(catalog: Catalog) -> APIRouter:
         entry = state.catalog.get(name, version)
         body = await read_body(request, state.settings.gateway_max_body_bytes)
         parsed = _parse(body, request.headers.get(HEADER_LENGTH))
-        answers = await _answers(state, entry, parsed)
-        outputs = v2kinds.outputs_from(entry, answers)
+        outputs = await infer_outputs(state, entry, parsed, current_request_id())
         binary = _binary_outputs(parsed, outputs)
         outputs = [_json_ready(t) if t.name not in binary and t.name in BASE64_IN_JSON else t for t in outputs]
         content, headers = encode_response(entry.name, entry.version, parsed.id, outputs, binary)
@@ -109,11 +108,14 @@ def _parse(body: bytes, header_length: str | None) -> InferRequest:
         raise InvalidInput(str(exc)) from None
 
 
-async def _answers(state: State, entry: ModelEntry, request: InferRequest) -> list[dict[str, Any]]:
+async def infer_outputs(state: GatewayState, entry: ModelEntry, request: InferRequest,
+                        request_id: str | None) -> list[Tensor]:
+    """The v2 inference step every protocol shares: the kind's handler bodies through TorchServe, and the
+    output tensors built from the answers."""
     bodies = v2kinds.handler_requests(entry, request)
     results = await asyncio.gather(*(forward(state, entry, v2kinds.encode_json(b), "application/json",
-                                             request_id=current_request_id()) for b in bodies))
-    return [json.loads(result.body) for result in results]
+                                             request_id=request_id) for b in bodies))
+    return v2kinds.outputs_from(entry, [json.loads(result.body) for result in results])
 
 
 def _binary_outputs(request: InferRequest, outputs: list[Tensor]) -> set[str]:
