@@ -55,6 +55,7 @@ class InferenceService:
                      for t in outputs])
 
     async def model_infer(self, message: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        self.state.catalog.get(message.model_name, message.model_version or None)  # NOT_FOUND before the inputs
         request = convert.infer_request(message)
         remaining = context.time_remaining()
         try:
