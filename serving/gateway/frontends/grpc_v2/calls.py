@@ -31,6 +31,8 @@ class Context(Protocol):
 
     def done(self) -> bool: ...
 
+    def set_trailing_metadata(self, trailing_metadata: tuple[tuple[str, str], ...]) -> None: ...
+
     async def abort(self, code: grpc.StatusCode, details: str,
                     trailing_metadata: tuple[tuple[str, str], ...] = ()) -> NoReturn: ...
 
@@ -79,6 +81,8 @@ class Guard:
             started = time.perf_counter()
             request_id = accept_request_id((metadata_value(context, "x-request-id") or "").encode() or None)
             token = request_id_var.set(request_id)
+            # The id goes back in the trailers, as REST's X-Request-ID header: they are sent anyway.
+            trailers = (("x-request-id", request_id),)
             model = None
             try:
                 request = self._admit(call, raw, context)
@@ -87,18 +91,17 @@ class Guard:
             except grpc.aio.AbortError:
                 raise
             except (GatewayError, CodecError) as error:
-                await self._refuse(call, context, error, started, model)
+                await self._refuse(call, context, error, started, model, trailers)
             except Exception:
                 log.exception("gRPC %s failed", call.path)
                 self._count(call, 500, started, model)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-            else:
-                self._count(call, 200, started, model)
-                serialized: bytes = response.SerializeToString()
-                return serialized
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error", trailers)
             finally:
                 request_id_var.reset(token)
-            raise AssertionError("abort returned")  # context.abort always raises
+            self._count(call, 200, started, model)
+            context.set_trailing_metadata(trailers)
+            serialized: bytes = response.SerializeToString()
+            return serialized
 
         return grpc.unary_unary_rpc_method_handler(handle)
 
@@ -109,19 +112,18 @@ class Guard:
             try:
                 request = self._admit(call, raw, context)
             except GatewayError as error:
-                await self._refuse(call, context, error, time.perf_counter(), None)
-                return
+                await self._refuse(call, context, error, time.perf_counter(), None, ())
             async for response in method(request, context):
                 yield response.SerializeToString()
 
         return grpc.unary_stream_rpc_method_handler(handle)
 
     async def _refuse(self, call: Call, context: Context, error: GatewayError | CodecError, started: float,
-                      model: str | None) -> None:
+                      model: str | None, trailers: tuple[tuple[str, str], ...]) -> NoReturn:
         if isinstance(error, CodecError):
             error = InvalidInput(error.message)
         self._count(call, error.status, started, model)
-        await context.abort(status_code(error), error.message, trailing_metadata(error))
+        await context.abort(status_code(error), error.message, trailing_metadata(error) + trailers)
 
     def _count(self, call: Call, status: int, started: float, model: str | None) -> None:
         # Counted as REST counts: gRPC calls are HTTP/2 POSTs, and the status is the one the same answer has on
