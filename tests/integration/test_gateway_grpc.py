@@ -116,9 +116,10 @@ def test_metadata_and_readiness_match_rest(channel: grpc.Channel, api: httpx.Cli
     assert (server.name, server.version) == ("torchserve-stack", "0.1.0")
     for model in registry.names():
         assert call(channel, "ModelReady", pb.ModelReadyRequest(name=model), pb.ModelReadyResponse).ready is True
-        meta = call(channel, "ModelMetadata", pb.ModelMetadataRequest(name=model, version="1"),
-                    pb.ModelMetadataResponse)
         rest = api.get(f"/v2/models/{model}").json()
+        meta = call(channel, "ModelMetadata", pb.ModelMetadataRequest(name=model, version=rest["versions"][0]),
+                    pb.ModelMetadataResponse)
+        assert call(channel, "ModelMetadata", pb.ModelMetadataRequest(name=model), pb.ModelMetadataResponse) == meta
         assert (meta.name, list(meta.versions), meta.platform) == (rest["name"], rest["versions"], rest["platform"])
         assert [{"name": t.name, "datatype": t.datatype, "shape": list(t.shape)} for t in meta.inputs] == \
             rest["inputs"]
@@ -163,7 +164,7 @@ def test_the_other_key_works_and_a_missing_or_wrong_key_is_unauthenticated(chann
 @pytest.mark.parametrize(("method", "request_", "expected"), [
     ("ModelInfer", pb.ModelInferRequest(model_name="nope"), (CODE.NOT_FOUND, "model 'nope' not found")),
     ("ModelMetadata", pb.ModelMetadataRequest(name="mlp_classifier", version="9"),
-     (CODE.NOT_FOUND, "model 'mlp_classifier' has no version '9' (served: 1)")),
+     (CODE.NOT_FOUND, "model 'mlp_classifier' has no version '9' (served: 1.0)")),
     ("ModelReady", pb.ModelReadyRequest(name="nope"), (CODE.NOT_FOUND, "model 'nope' not found")),
     ("ModelInfer", _mlp(ROW[:-4]), (CODE.INVALID_ARGUMENT, "input 'features': 13 FP32 elements need 52 bytes of "
                                     "binary data, its raw_input_contents hold 48")),
