@@ -53,9 +53,9 @@ def _input_fields(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | No
     if given and tensor.datatype in DTYPES and given != [field]:
         expected = f"in {field}" if field else "in raw_input_contents only"
         raise CodecError(f"{where} is {tensor.datatype}: its elements go {expected}, got {', '.join(given)}")
-    values: Sequence[Any] = getattr(tensor.contents, field) if field else ()
+    values: Sequence[Any] | None = getattr(tensor.contents, field) if field else None
     return InputFields(tensor.name, tensor.datatype, list(tensor.shape), parameters(tensor.parameters, where),
-                       values=values if given or field else None)
+                       values=values)
 
 
 def infer_response(model_name: str, model_version: str, request: InferRequest,
