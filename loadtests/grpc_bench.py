@@ -23,8 +23,7 @@ import psutil
 
 from loadtests import h2load, wrk
 from loadtests.stack import local_stack
-from serving.gateway import v2kinds
-from serving.gateway.catalog import Catalog
+from serving.gateway.core.catalog import Catalog
 from serving.gateway.frontends.grpc_v2 import inference_pb2 as pb
 
 INFER = "/inference.GRPCInferenceService/ModelInfer"
@@ -60,7 +59,7 @@ def answer_size(target: str, message: pb.ModelInferRequest) -> int:
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Figure]:
     """REST JSON and gRPC, alternating, `args.repeats` times each."""
     entry = Catalog.from_store(args.store).get(args.model)
-    example = v2kinds.example_infer(entry)
+    example = entry.model_kind.example_infer(entry.signature)
     with local_stack(args.store, work) as stack:
         gateway = psutil.Process(stack.gateway.pid)
         rest_body = json.dumps(example).encode()

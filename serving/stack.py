@@ -7,15 +7,15 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
-from serving.gateway import v2kinds
 from serving.gateway.app import create_app
-from serving.gateway.catalog import Catalog
+from serving.gateway.core.catalog import Catalog
+from serving.gateway.core.kinds import UnknownKind
 from serving.gateway.observability import configure_logging
 from serving.gateway.settings import GatewaySettings, get_settings
 from serving.modelserver import InvalidSetup, ModelServerError, start, stop
 from serving.modelserver.settings import get_settings as get_model_server_settings
 
-NUMPY_TYPES = {"FP32": "float32", "INT64": "int64"}  # the numeric inputs of the v2 contracts (v2kinds)
+NUMPY_TYPES = {"FP32": "float32", "INT64": "int64"}  # the numeric inputs of the kinds' v2 contracts
 
 
 def print_banner(settings: GatewaySettings, catalog: Catalog) -> None:
@@ -36,12 +36,12 @@ def grpc_example(settings: GatewaySettings, catalog: Catalog) -> str:
     """A working gRPC inference (OIP v2) with tritonclient, for the first model that takes numbers."""
     target = f"{settings.gateway_host}:{settings.gateway_grpc_port}"
     headers = ", headers={'authorization': 'Bearer ' + os.environ['API_KEY']}" if settings.api_keys() else ""
-    numeric = [entry for entry in catalog if v2kinds.contract(entry)[0][0].datatype in NUMPY_TYPES]
+    numeric = [entry for entry in catalog if entry.contract[0][0].datatype in NUMPY_TYPES]
     if not numeric:
         return f"gRPC (OIP v2, grpc.health.v1) on {target}"
     entry = numeric[0]
-    (tensor,) = v2kinds.example_infer(entry)["inputs"]
-    output = v2kinds.contract(entry)[1][0].name
+    (tensor,) = entry.model_kind.example_infer(entry.signature)["inputs"]
+    output = entry.contract[1][0].name
     code = (f"import os, numpy as np, tritonclient.grpc as g; c = g.InferenceServerClient('{target}'); "
             f"x = g.InferInput('{tensor['name']}', {tensor['shape']}, '{tensor['datatype']}'); "
             f"x.set_data_from_numpy(np.array({tensor['data']}, np.{NUMPY_TYPES[tensor['datatype']]})"
@@ -57,7 +57,7 @@ def main() -> int:
         model_server = get_model_server_settings()
         configure_logging(settings.gateway_log_level)
         app = create_app(settings, model_server, serve_grpc=True)
-    except (ValidationError, FileNotFoundError) as error:
+    except (ValidationError, FileNotFoundError, UnknownKind) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from serving.gateway import errors
+from serving.gateway.core import errors
 from serving.gateway.frontends.grpc_v2.status import STATUS_CODES, status_code, trailing_metadata
 
 CODE = grpc.StatusCode

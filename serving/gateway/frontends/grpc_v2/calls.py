@@ -13,10 +13,10 @@ from typing import Any, NoReturn, Protocol
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from serving.gateway.errors import GatewayError, InvalidInput
+from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.errors import GatewayError, InvalidInput
 from serving.gateway.frontends.grpc_v2.status import status_code, trailing_metadata
-from serving.gateway.logs import accept_request_id, request_id_var
-from serving.gateway.state import GatewayState
+from serving.gateway.observability.request_ids import accept_request_id, request_id_var
 from serving.gateway.v2codec import CodecError
 
 log = logging.getLogger("serving.gateway.grpc")
@@ -62,12 +62,12 @@ def metadata_value(context: Context, key: str) -> str | None:
 class Guard:
     """Wraps the service's methods with what every call needs; one per server."""
 
-    def __init__(self, state: GatewayState) -> None:
-        self.state = state
+    def __init__(self, plane: DataPlane) -> None:
+        self.plane = plane
 
     def _admit(self, call: Call, raw: bytes, context: Context) -> Message:
         if not call.open:
-            self.state.keys.check(metadata_value(context, "authorization"))
+            self.plane.keys.check(metadata_value(context, "authorization"))
         try:
             return call.request_type.FromString(raw)
         except DecodeError:
@@ -128,7 +128,7 @@ class Guard:
     def _count(self, call: Call, status: int, started: float, model: str | None) -> None:
         # Counted as REST counts: gRPC calls are HTTP/2 POSTs, and the status is the one the same answer has on
         # REST, so that dashboards and alerts read both protocols alike.
-        self.state.metrics.observe_request(model, call.path, "POST", status, time.perf_counter() - started)
+        self.plane.metrics.observe_request(model, call.path, "POST", status, time.perf_counter() - started)
 
 
 def _model_of(request: Message) -> str | None:

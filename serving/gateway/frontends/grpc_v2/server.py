@@ -1,6 +1,6 @@
 """The gRPC server (grpc.aio) of the gateway process, on its own port, beside uvicorn on the same event loop:
 
-    server = await start(state)     # in the app's lifespan, after the state is built; None when the port is 0
+    server = await start(plane)     # in the app's lifespan, after the data plane is built; None when the port is 0
     ...
     await stop(server)
 """
@@ -11,16 +11,16 @@ import logging
 
 import grpc
 
+from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.frontends.grpc_v2.service import handlers
-from serving.gateway.state import GatewayState
 
 log = logging.getLogger("serving.gateway.grpc")
 GRACE_S = 5.0
 
 
-async def start(state: GatewayState) -> grpc.aio.Server | None:
+async def start(plane: DataPlane) -> grpc.aio.Server | None:
     """Listen on GATEWAY_HOST:GATEWAY_GRPC_PORT (None when the port is 0: gRPC off)."""
-    settings = state.settings
+    settings = plane.settings
     if settings.gateway_grpc_port == 0:
         return None
     limit = settings.gateway_max_body_bytes
@@ -29,7 +29,7 @@ async def start(state: GatewayState) -> grpc.aio.Server | None:
         ("grpc.max_receive_message_length", limit),
         ("grpc.max_send_message_length", -1),
         ("grpc.so_reuseport", 0),  # a second gateway on the same port must fail, not share it
-    ], handlers=handlers(state))
+    ], handlers=handlers(plane))
     address = f"{settings.gateway_host}:{settings.gateway_grpc_port}"
     server.add_insecure_port(address)  # raises RuntimeError when the port is taken
     await server.start()

@@ -1,5 +1,5 @@
 """`inference.GRPCInferenceService` (the Open Inference Protocol v2 over gRPC) and `grpc.health.v1.Health`,
-over the same catalog, readiness and inference step as the REST front-ends."""
+over the core's data plane, as the REST front-ends: wire format in, the plane's calls, wire format out."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from collections.abc import AsyncIterator
 import grpc
 from grpc_health.v1 import health_pb2
 
-from serving.gateway import v2kinds
-from serving.gateway.errors import ModelNotFound, UpstreamTimeout
-from serving.gateway.frontends.grpc_v2 import bridge, convert
+from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.errors import ModelNotFound, UpstreamTimeout
+from serving.gateway.frontends.grpc_v2 import convert
 from serving.gateway.frontends.grpc_v2 import inference_pb2 as pb
 from serving.gateway.frontends.grpc_v2.calls import Call, Context, Guard
-from serving.gateway.logs import current_request_id
-from serving.gateway.routes_health import model_readiness
-from serving.gateway.state import GatewayState
+from serving.gateway.observability.request_ids import current_request_id
 
 SERVICE = "inference.GRPCInferenceService"
 HEALTH_SERVICE = "grpc.health.v1.Health"
@@ -28,8 +26,8 @@ _SERVING, _NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.Heal
 class InferenceService:
     """The six calls of the v2 service; each returns its response message or raises a GatewayError."""
 
-    def __init__(self, state: GatewayState) -> None:
-        self.state = state
+    def __init__(self, plane: DataPlane) -> None:
+        self.plane = plane
 
     async def server_live(self, _: pb.ServerLiveRequest, __: Context) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=True)
@@ -37,16 +35,16 @@ class InferenceService:
     async def server_ready(self, _: pb.ServerReadyRequest, __: Context) -> pb.ServerReadyResponse:
         return pb.ServerReadyResponse(ready=await self.all_ready())
 
-    async def model_ready(self, request: pb.ModelReadyRequest, _: Context) -> pb.ModelReadyResponse:
-        entry = self.state.catalog.get(request.name, request.version or None)
-        return pb.ModelReadyResponse(ready=await self.state.upstream.ready(entry.name))
+    async def model_ready(self, request: pb.ModelReadyRequest, __: Context) -> pb.ModelReadyResponse:
+        _, ready = await self.plane.ready(request.name, request.version or None)
+        return pb.ModelReadyResponse(ready=ready)
 
     async def server_metadata(self, _: pb.ServerMetadataRequest, __: Context) -> pb.ServerMetadataResponse:
         return pb.ServerMetadataResponse(name=SERVER_NAME, version=SERVER_VERSION)
 
     async def model_metadata(self, request: pb.ModelMetadataRequest, _: Context) -> pb.ModelMetadataResponse:
-        entry = self.state.catalog.get(request.name, request.version or None)
-        inputs, outputs = v2kinds.contract(entry)
+        entry = self.plane.catalog.get(request.name, request.version or None)
+        inputs, outputs = entry.contract
         return pb.ModelMetadataResponse(
             name=entry.name, versions=[entry.version], platform="pytorch_torchscript",
             inputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
@@ -55,22 +53,20 @@ class InferenceService:
                      for t in outputs])
 
     async def model_infer(self, message: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
-        self.state.catalog.get(message.model_name, message.model_version or None)  # NOT_FOUND before the inputs
+        # The key was checked by the Guard; the model is looked up before the inputs, so a wrong name is NOT_FOUND.
+        entry = self.plane.catalog.get(message.model_name, message.model_version or None)
         request = convert.infer_request(message)
-        remaining = context.time_remaining()
         try:
             # The client's deadline bounds the wait for TorchServe too: past it nobody reads the answer.
-            async with asyncio.timeout(remaining):
-                entry, outputs = await bridge.infer(self.state, message.model_name, message.model_version or None,
-                                                    request, current_request_id() or "")
+            async with asyncio.timeout(context.time_remaining()):
+                outputs = await self.plane.infer(entry, request, current_request_id())
         except TimeoutError:
-            raise UpstreamTimeout(f"model {message.model_name[:100]!r} did not answer within the call's "
-                                  "deadline") from None
+            raise UpstreamTimeout(f"model {entry.name!r} did not answer within the call's deadline") from None
         return convert.infer_response(entry.name, entry.version, request, outputs)
 
     async def all_ready(self) -> bool:
         """Whether TorchServe answers and every served model is ready (REST's /readyz)."""
-        return all((await model_readiness(self.state)).values())
+        return all((await self.plane.readiness()).values())
 
 
 class HealthService:
@@ -103,10 +99,10 @@ class HealthService:
         return _SERVING if await self.inference.all_ready() else _NOT_SERVING
 
 
-def handlers(state: GatewayState) -> list[grpc.GenericRpcHandler]:
+def handlers(plane: DataPlane) -> list[grpc.GenericRpcHandler]:
     """The generic handlers of both services, every method wrapped by one Guard."""
-    guard, inference = Guard(state), InferenceService(state)
-    health, open_health = HealthService(inference), state.settings.gateway_open_health
+    guard, inference = Guard(plane), InferenceService(plane)
+    health, open_health = HealthService(inference), plane.settings.gateway_open_health
     v2 = {
         "ServerLive": guard.unary(Call(f"/{SERVICE}/ServerLive", pb.ServerLiveRequest, open_health),
                                   inference.server_live),

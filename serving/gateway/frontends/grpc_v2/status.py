@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import grpc
 
-from serving.gateway.errors import (
+from serving.gateway.core.errors import (
     GatewayError,
     InvalidInput,
     ModelNotFound,
