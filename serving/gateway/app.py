@@ -16,6 +16,9 @@ from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, Req
 from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings, get_settings
 from serving.gateway.state import GatewayState
+from serving.gateway.streaming import generate
+from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
+from serving.gateway.streaming.metrics import StreamMetrics
 from serving.gateway.upstream import TorchServeClient
 from serving.modelserver.settings import ModelServerSettings
 from serving.modelserver.settings import get_settings as get_model_server_settings
@@ -45,6 +48,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     model_server = model_server or get_model_server_settings()
     catalog = Catalog.from_store(settings.gateway_model_store)
     metrics = GatewayMetrics(known_models=set(catalog.names()))
+    stream_metrics = StreamMetrics(metrics.registry, metrics.model_label)
     keys = ApiKeys(settings.api_keys())
 
     @asynccontextmanager
@@ -57,8 +61,10 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         batcher = Coalescer(upstream.predict, settings.gateway_batch_max_items, settings.gateway_batch_max_in_flight,
                             settings.gateway_batch_max_bytes, settings.gateway_upstream_timeout_s,
                             metrics.observe_batch)
+        limits = StreamLimits.of(settings)
+        streams = StreamHub(limits, StreamSlots(limits.max_streams), stream_metrics)
         app.state.gateway = GatewayState(settings, catalog, upstream, keys, Admission(settings.gateway_max_concurrency),
-                                         metrics, batcher)
+                                         metrics, batcher, streams)
         if not keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
                         settings.gateway_profile)
@@ -75,6 +81,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     v1 = routes_v1.router(catalog)
     app.include_router(v1)
     app.include_router(routes_v2.router(catalog))
+    app.include_router(generate.router())
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     predict_route = next(r for r in v1.routes if getattr(r, "path", None) == PREDICT_PATH)

@@ -15,6 +15,8 @@ from serving.gateway.forward import forward
 from serving.gateway.observability import current_request_id
 from serving.gateway.security import receive_body
 from serving.gateway.state import GatewayState, State, require_key
+from serving.gateway.streaming.engine import streams
+from serving.gateway.streaming.v1 import stream_asked, stream_response
 
 MEDIA_TYPES = {
     "regression": ("application/json",),
@@ -40,7 +42,8 @@ def router(catalog: Catalog) -> APIRouter:
     async def describe(name: str, state: State) -> dict[str, Any]:
         entry = state.catalog.get(name)
         signature = {k: v for k, v in entry.signature.items() if k not in ("example", "vocab")}
-        return {"name": entry.name, "kind": entry.kind, "version": entry.version, "signature": signature,
+        return {"name": entry.name, "kind": entry.kind, "version": entry.version, "streams": streams(entry),
+                "signature": signature,
                 "metrics": entry.metrics, "model_card": entry.card, "example_request": entry.example(),
                 "example_infer_request": v2kinds.example_infer(entry),
                 "ready": await state.upstream.ready(entry.name)}
@@ -64,6 +67,9 @@ async def answer_predict(state: GatewayState, name: str, headers: Headers, recei
     body = await receive_body(receive, headers.get("content-length"), state.settings.gateway_max_body_bytes)
     if not body:
         raise InvalidInput("empty request body")
+    fields = stream_asked(body, content_type)
+    if fields is not None:
+        return await stream_response(state, entry, fields, current_request_id())
     result = await forward(state, entry, body, content_type, headers.get("accept"), current_request_id())
     return Response(result.body, media_type=result.content_type)
 

@@ -10,12 +10,14 @@ from serving.gateway.catalog import Catalog
 from serving.gateway.observability import GatewayMetrics
 from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings
+from serving.gateway.streaming.limits import StreamHub
 from serving.gateway.upstream import TorchServeClient
 
 
 @dataclass
 class GatewayState:
-    """The catalog, the TorchServe client (and its coalescer), the key check, the admission limit, the metrics."""
+    """The catalog, the TorchServe client (and its coalescer), the key check, the admission limit, the metrics,
+    the streams' limits and metrics."""
 
     settings: GatewaySettings
     catalog: Catalog
@@ -24,6 +26,7 @@ class GatewayState:
     admission: Admission
     metrics: GatewayMetrics
     batcher: Coalescer
+    streams: StreamHub
 
 
 # The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, which
