@@ -68,17 +68,21 @@ class TextGenerationHandler(SignatureHandler):
         generators = [generator_for(job, torch.device(self.device)) for job in jobs]
         produced: list[list[int]] = [[] for _ in jobs]
         ends: list[Resume | None] = [None] * len(jobs)
-        steps = max(p.max_new_tokens for p in prompts)
-        for step in range(steps):
-            tokens = sample(logits, prompts, generators)
-            for row, prompt in enumerate(prompts):
-                if step < prompt.max_new_tokens:
-                    produced[row].append(int(tokens[row]))
-                if step == prompt.max_new_tokens - 1 and jobs[row].stepped:
+        rows = list(range(len(jobs)))  # the rows still generating, in batch order
+        for step in range(max(p.max_new_tokens for p in prompts)):
+            tokens = sample(logits, [prompts[r] for r in rows], [generators[r] for r in rows])
+            for i, row in enumerate(rows):
+                produced[row].append(int(tokens[i]))
+                if step == prompts[row].max_new_tokens - 1 and jobs[row].stepped:
                     # The state before this token is fed: the next chunk feeds it, as the next step would.
-                    ends[row] = Resume(int(tokens[row]), state[row:row + 1].clone(), generators[row].get_state())
-            if step == steps - 1:
-                break  # nothing samples from this feed
+                    ends[row] = Resume(int(tokens[i]), state[i:i + 1].clone(), generators[row].get_state())
+            keep = [i for i, row in enumerate(rows) if step + 1 < prompts[row].max_new_tokens]
+            if not keep:
+                break
+            if len(keep) < len(rows):  # finished rows leave the batch: no work is spent on text nobody gets
+                index = torch.tensor(keep, device=state.device)
+                state, tokens = state.index_select(0, index), tokens.index_select(0, index)
+                rows = [rows[i] for i in keep]
             logits, state = self.model(tokens.view(-1, 1), state)
             logits = logits[:, -1]
         return [self._reply(ids, job, end) for ids, job, end in zip(produced, jobs, ends, strict=True)]

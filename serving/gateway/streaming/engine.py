@@ -79,16 +79,17 @@ class TextStream:
                  request_id: str | None) -> None:
         self.state, self.entry, self.request, self.request_id = state, entry, request, request_id
         self.hub = state.streams
-        self.sizes = self.hub.limits.chunk_sizes(request.max_new_tokens)
         self.started = time.perf_counter()
         self._first: dict[str, Any] | None = None
+        self._first_size = 0
 
     async def open(self) -> None:
         """Take a slot (or 429) and make the first chunk (or raise the request's error)."""
         self.hub.slots.take()
         self.hub.metrics.active.inc()
+        self._first_size = self.hub.limits.next_chunk(0, self.request.max_new_tokens, self.hub.slots.open)
         try:
-            self._first = await self._step({"prompt": self.request.prompt, **self.request.options}, self.sizes[0])
+            self._first = await self._step({"prompt": self.request.prompt, **self.request.options}, self._first_size)
         except BaseException:
             self._end("failed", 0)
             raise
@@ -97,21 +98,22 @@ class TextStream:
         """The chunks, then the Finish. Closing it early (a client gone) ends the stream as cancelled."""
         first = self._first
         assert first is not None, "open() first"
-        answer = first
-        metrics, model, produced, sent = self.hub.metrics, self.entry.name, 0, self.started
+        metrics, model, total = self.hub.metrics, self.entry.name, self.request.max_new_tokens
+        answer, size, produced, sent = first, self._first_size, 0, self.started
         outcome: Outcome = "cancelled"
         try:
-            for i, size in enumerate(self.sizes):
-                if i:
-                    answer = await self._step({**self._options(), "resume": answer["resume"]}, size)
+            while True:
                 now = time.perf_counter()
-                if i:
+                if produced:
                     metrics.next_chunk(model, now - sent, size)
                 else:
                     metrics.first_chunk(model, now - self.started, size)
-                produced += size
-                sent = now
+                produced, sent = produced + size, now
                 yield Chunk(str(answer["text"]))
+                if produced == total:
+                    break
+                size = self.hub.limits.next_chunk(produced, total - produced, self.hub.slots.open)
+                answer = await self._step({**self._options(), "resume": answer["resume"]}, size)
             outcome = "completed"
             yield Finish("length", len(self.request.prompt) or 1, produced, int(first["seed"]))
         except GatewayError:

@@ -15,19 +15,22 @@ class StreamLimits:
     idle_timeout_s: float
     first_tokens: int
     chunk_tokens: int
+    shared_chunk_tokens: int
 
     @classmethod
     def of(cls, settings: GatewaySettings) -> "StreamLimits":
         """The limits the settings give."""
         return cls(settings.gateway_stream_max_streams, settings.gateway_stream_idle_timeout_s,
-                   settings.gateway_stream_first_tokens, settings.gateway_stream_chunk_tokens)
+                   settings.gateway_stream_first_tokens, settings.gateway_stream_chunk_tokens,
+                   settings.gateway_stream_shared_chunk_tokens)
 
-    def chunk_sizes(self, total: int) -> list[int]:
-        """The tokens of each chunk of a `total`-token continuation: a small first one, then full chunks."""
-        sizes = [min(self.first_tokens, total)]
-        while sum(sizes) < total:
-            sizes.append(min(self.chunk_tokens, total - sum(sizes)))
-        return sizes
+    def next_chunk(self, made: int, left: int, open_streams: int) -> int:
+        """How many tokens the next chunk asks for, `made` having been made and `left` being left: a small first
+        chunk; then large ones for a stream alone (each chunk costs a call to TorchServe) and smaller ones
+        while streams share the worker (a call carries them all, and a new stream's first chunk waits for it)."""
+        if made == 0:
+            return min(self.first_tokens, left)
+        return min(self.chunk_tokens if open_streams <= 1 else self.shared_chunk_tokens, left)
 
 
 class StreamSlots:

@@ -47,7 +47,7 @@ class ScriptedModel:
 
 def _state(model: ScriptedModel, tmp_path: Path, max_streams: int = 4, idle: float = 5.0) -> GatewayState:
     metrics = GatewayMetrics(known_models={"m"})
-    hub = StreamHub(StreamLimits(max_streams, idle, 8, 64), StreamSlots(max_streams),
+    hub = StreamHub(StreamLimits(max_streams, idle, 8, 64, 16), StreamSlots(max_streams),
                     StreamMetrics(metrics.registry, metrics.model_label))
     settings = GatewaySettings(_env_file=None, gateway_model_store=tmp_path)
     return GatewayState(settings, None, None, ApiKeys(()), Admission(16), metrics, model, hub)  # type: ignore[arg-type]
@@ -63,11 +63,11 @@ async def _collect(stream: TextStream) -> list[bytes]:
     return [data async for data in v1._events(stream)]
 
 
-def test_chunks_are_a_small_first_one_then_full_ones() -> None:
-    limits = StreamLimits(1, 1.0, 8, 64)
-    assert limits.chunk_sizes(200) == [8, 64, 64, 64]
-    assert limits.chunk_sizes(72) == [8, 64]
-    assert limits.chunk_sizes(5) == [5]
+def test_chunks_are_a_small_first_one_then_large_ones_alone_and_smaller_ones_shared() -> None:
+    limits = StreamLimits(4, 1.0, 8, 64, 16)
+    assert [limits.next_chunk(0, 200, 1), limits.next_chunk(8, 192, 1), limits.next_chunk(136, 64, 1)] == [8, 64, 64]
+    assert [limits.next_chunk(0, 200, 3), limits.next_chunk(8, 192, 3), limits.next_chunk(190, 10, 2)] == [8, 16, 10]
+    assert limits.next_chunk(0, 5, 1) == 5
 
 
 def test_a_stream_over_the_bound_is_refused_with_retry_after() -> None:
@@ -96,6 +96,26 @@ def test_the_steps_carry_the_prompt_once_and_then_the_resume(tmp_path: Path) -> 
     assert _sample(state, "gateway_stream_tokens_total", model="m") == 80
     assert _sample(state, "gateway_stream_inter_token_seconds_count", model="m") == 2
     assert _sample(state, "gateway_streams_active") == 0
+
+
+def test_streams_open_together_ask_for_shared_chunks(tmp_path: Path) -> None:
+    model = ScriptedModel()
+    state = _state(model, tmp_path)
+
+    async def two() -> list[list[bytes]]:
+        streams = [TextStream(state, ENTRY, GenerationRequest("hi", 40, {}), None) for _ in range(2)]
+        for stream in streams:
+            await stream.open()
+
+        async def read(stream: TextStream) -> list[bytes]:
+            return [data async for data in v1._events(stream)]
+
+        return list(await asyncio.gather(*(read(s) for s in streams)))
+
+    texts = ["".join(json.loads(e.removeprefix(b"data: "))["text"] for e in events if e.startswith(b"data:"))
+             for events in asyncio.run(two())]
+    assert texts == ["x" * 40, "x" * 40]
+    assert [body["step"] for body in model.bodies[:4]] == [8, 8, 16, 16]  # the second chunks: both streams open
 
 
 def test_a_failure_midway_ends_with_an_error_event(tmp_path: Path) -> None:
