@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from serving.modelserver import ModelServerSettings
 from tests.integration.conftest import AUTH, KEY
-from tests.servers import gateway_process
+from tests.servers import ROOT, gateway_process
 
 PREDICT = "/v1/models/char_rnn/predict"
 BODY = {"prompt": "def ", "seed": 42, "max_new_tokens": 200, "temperature": 0.9, "top_k": 20}
@@ -68,15 +68,25 @@ def test_triton_generate_and_generate_stream_give_the_v1_text(api: httpx.Client)
                              "finish_reason": "length", "prompt_tokens": 4, "completion_tokens": 200}
 
 
-def test_curl_n_streams_the_events(api: httpx.Client, gateway: str) -> None:
-    out = subprocess.run(["curl", "-N", "-sS", "-H", f"Authorization: Bearer {KEY}", "-H",
-                          "Content-Type: application/json", f"{gateway}{PREDICT}",
-                          "-d", json.dumps({**BODY, "stream": True})], capture_output=True, text=True, check=True,
-                         timeout=60).stdout
+def _readme_curl() -> str:
+    """The README's `curl -N` command, continuation lines joined."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("curl -N"))
+    command = [lines[start]]
+    while command[-1].endswith("\\"):
+        command.append(lines[start + len(command)])
+    return " ".join(part.removesuffix("\\").strip() for part in command)
+
+
+def test_the_readme_curl_n_streams_the_events(api: httpx.Client, gateway: str) -> None:
+    command = _readme_curl().replace("http://127.0.0.1:8000", gateway).replace(
+        "curl -N", f"curl -N -sS -H 'Authorization: Bearer {KEY}'", 1)
+    out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True, timeout=60).stdout
     blocks = out.strip().split("\n\n")
     assert [b.startswith("data: ") for b in blocks] == [True] * 3 + [False]
     text = "".join(json.loads(b.removeprefix("data: "))["text"] for b in blocks[:3])
-    assert text == api.post(PREDICT, json=BODY).json()["text"]
+    assert text == api.post(PREDICT, json=BODY | {"temperature": 0.8, "top_k": 0}).json()["text"]
+    assert json.loads(blocks[0].removeprefix("data: ")) == {"text": text[:4]}
     assert blocks[-1] == ('event: done\ndata: {"finish_reason":"length","prompt_tokens":4,'
                           '"completion_tokens":200,"seed":42}')
 
