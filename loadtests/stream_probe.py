@@ -24,8 +24,8 @@ import httpx
 
 from loadtests.stack import ROOT, settings_for
 from serving.archive import builder
-from serving.gateway.batching import Coalescer
-from serving.gateway.upstream import TorchServeClient
+from serving.gateway.core.batching import Coalescer
+from serving.gateway.core.upstream import TorchServeClient
 from serving.modelserver import read_keys, start, stop
 
 TOKENS, FIRST, CHUNK, REPEATS = 200, 8, 64, 5

@@ -1,4 +1,4 @@
-"""A continuation generated chunk by chunk through the gateway's core: each chunk is one step request
+"""A continuation generated chunk by chunk through the gateway's data plane: each chunk is one step request
 (handlers/generation_step.py) to the model, which the core's coalescer batches with the steps of other
 streams, and the next is asked for only when the reader has taken the one before.
 
@@ -13,13 +13,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from serving.gateway.catalog import ModelEntry
-from serving.gateway.errors import GatewayError, InvalidInput, UpstreamTimeout
-from serving.gateway.forward import forward
-from serving.gateway.state import GatewayState
+from serving.gateway.core.catalog import ModelEntry
+from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.errors import GatewayError, InvalidInput, UpstreamTimeout
 from serving.gateway.streaming.metrics import Outcome
 
-STREAMING_KINDS = frozenset({"text-generation"})
 OPTIONS = ("temperature", "top_k")  # sent with every step; the seed only with the first
 
 
@@ -52,7 +50,7 @@ class Finish:
 
 def streams(entry: ModelEntry) -> bool:
     """Whether the model can stream (its metadata says so)."""
-    return entry.kind in STREAMING_KINDS
+    return entry.model_kind.streams
 
 
 def generation_request(entry: ModelEntry, fields: dict[str, Any]) -> GenerationRequest:
@@ -75,10 +73,10 @@ class TextStream:
     yields it, the later chunks and the Finish; a failure midway raises from `events()` for the front-end to
     send as an error event. It holds a stream slot from `open()` until `events()` ends or is closed."""
 
-    def __init__(self, state: GatewayState, entry: ModelEntry, request: GenerationRequest,
+    def __init__(self, plane: DataPlane, entry: ModelEntry, request: GenerationRequest,
                  request_id: str | None) -> None:
-        self.state, self.entry, self.request, self.request_id = state, entry, request, request_id
-        self.hub = state.streams
+        self.plane, self.entry, self.request, self.request_id = plane, entry, request, request_id
+        self.hub = plane.streams
         self.started = time.perf_counter()
         self._first: dict[str, Any] | None = None
         self._first_size = 0
@@ -129,7 +127,7 @@ class TextStream:
         body = json.dumps({**fields, "step": size}).encode()
         try:
             async with asyncio.timeout(self.hub.limits.idle_timeout_s):
-                result = await forward(self.state, self.entry, body, "application/json", None, self.request_id)
+                result = await self.plane.predict(self.entry, body, "application/json", None, self.request_id)
         except TimeoutError:
             raise UpstreamTimeout(f"model {self.entry.name!r} made no token for "
                                   f"{self.hub.limits.idle_timeout_s:g} s; the stream was ended") from None

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from serving.gateway.errors import Overloaded
+from serving.gateway.core.errors import Overloaded
 from serving.gateway.settings import GatewaySettings
 from serving.gateway.streaming.metrics import StreamMetrics
 

@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
-from serving.gateway.catalog import ModelEntry
-from serving.gateway.errors import Overloaded, UpstreamError
+from serving.gateway.core.admission import Admission, ApiKeys
+from serving.gateway.core.catalog import ModelEntry
+from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.errors import Overloaded, UpstreamError
+from serving.gateway.core.upstream import UpstreamResponse
+from serving.gateway.frontends import stream_v1 as v1
 from serving.gateway.observability import GatewayMetrics
-from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings
-from serving.gateway.state import GatewayState
-from serving.gateway.streaming import v1
 from serving.gateway.streaming.engine import GenerationRequest, TextStream
 from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
 from serving.gateway.streaming.metrics import StreamMetrics
 from serving.gateway.streaming.sse import EventStreamResponse
-from serving.gateway.upstream import UpstreamResponse
 
 ENTRY = ModelEntry("m", "text-generation", "1", {"max_new_tokens": 100}, {}, "")
 
@@ -45,15 +45,15 @@ class ScriptedModel:
         return UpstreamResponse(json.dumps(answer).encode(), "application/json", 0.001)
 
 
-def _state(model: ScriptedModel, tmp_path: Path, max_streams: int = 4, idle: float = 5.0) -> GatewayState:
+def _state(model: ScriptedModel, tmp_path: Path, max_streams: int = 4, idle: float = 5.0) -> DataPlane:
     metrics = GatewayMetrics(known_models={"m"})
     hub = StreamHub(StreamLimits(max_streams, idle, 8, 64, 16), StreamSlots(max_streams),
                     StreamMetrics(metrics.registry, metrics.model_label))
     settings = GatewaySettings(_env_file=None, gateway_model_store=tmp_path)
-    return GatewayState(settings, None, None, ApiKeys(()), Admission(16), metrics, model, hub)  # type: ignore[arg-type]
+    return DataPlane(settings, None, None, ApiKeys(()), Admission(16), metrics, model, hub)  # type: ignore[arg-type]
 
 
-def _sample(state: GatewayState, name: str, **labels: str) -> float:
+def _sample(state: DataPlane, name: str, **labels: str) -> float:
     value = state.metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
 

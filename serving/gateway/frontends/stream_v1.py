@@ -6,9 +6,9 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from serving.gateway.catalog import ModelEntry
-from serving.gateway.errors import GatewayError, InvalidInput
-from serving.gateway.state import GatewayState
+from serving.gateway.core.catalog import ModelEntry
+from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.errors import GatewayError, InvalidInput
 from serving.gateway.streaming.engine import Chunk, TextStream, generation_request
 from serving.gateway.streaming.sse import EventStreamResponse, event
 
@@ -31,12 +31,12 @@ def stream_asked(body: bytes, content_type: str) -> dict[str, Any] | None:
     return fields if fields["stream"] else None
 
 
-async def stream_response(state: GatewayState, entry: ModelEntry, fields: dict[str, Any],
+async def stream_response(plane: DataPlane, entry: ModelEntry, fields: dict[str, Any],
                           request_id: str | None) -> EventStreamResponse:
     """Open the stream (its errors are plain 4xx/5xx answers), then answer its events."""
-    stream = TextStream(state, entry, generation_request(entry, fields), request_id)
+    stream = TextStream(plane, entry, generation_request(entry, fields), request_id)
     await stream.open()
-    return EventStreamResponse(_events(stream), state.streams.limits.idle_timeout_s)
+    return EventStreamResponse(_events(stream), plane.streams.limits.idle_timeout_s)
 
 
 async def _events(stream: TextStream) -> AsyncGenerator[bytes, None]:

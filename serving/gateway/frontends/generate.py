@@ -13,12 +13,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from serving.gateway.catalog import ModelEntry
-from serving.gateway.errors import ROUTE_ERRORS, GatewayError, InvalidInput
-from serving.gateway.forward import forward
+from serving.gateway.core.catalog import ModelEntry
+from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.errors import GatewayError, InvalidInput
+from serving.gateway.frontends.body import receive_body
+from serving.gateway.frontends.dependencies import Plane, require_key
+from serving.gateway.frontends.rest_errors import ROUTE_ERRORS
 from serving.gateway.observability import current_request_id
-from serving.gateway.security import read_body
-from serving.gateway.state import GatewayState, State, require_key
 from serving.gateway.streaming.engine import Chunk, TextStream, generation_request, streams
 from serving.gateway.streaming.sse import EventStreamResponse, event
 
@@ -33,34 +34,36 @@ def router() -> APIRouter:
     api = APIRouter(prefix="/v2", tags=["v2 generate"], dependencies=[Depends(require_key)], responses=ROUTE_ERRORS)
 
     @api.post("/models/{name}/generate", summary="Generate text (Triton's generate extension)")
-    async def generate(name: str, request: Request, state: State) -> Response:
-        return await _whole(state, request, name, None)
+    async def generate(name: str, request: Request, plane: Plane) -> Response:
+        return await _whole(plane, request, name, None)
 
     @api.post("/models/{name}/versions/{version}/generate", summary="Generate text (a given version)")
-    async def generate_versioned(name: str, version: str, request: Request, state: State) -> Response:
-        return await _whole(state, request, name, version)
+    async def generate_versioned(name: str, version: str, request: Request, plane: Plane) -> Response:
+        return await _whole(plane, request, name, version)
 
     @api.post("/models/{name}/generate_stream", summary="Generate text as Server-Sent Events",
               response_class=Response, openapi_extra=STREAM_DOCS)
-    async def generate_stream(name: str, request: Request, state: State) -> Response:
-        return await _streamed(state, request, name, None)
+    async def generate_stream(name: str, request: Request, plane: Plane) -> Response:
+        return await _streamed(plane, request, name, None)
 
     @api.post("/models/{name}/versions/{version}/generate_stream", summary="Generate text as Server-Sent Events "
               "(a given version)", response_class=Response,
               openapi_extra=STREAM_DOCS)
-    async def generate_stream_versioned(name: str, version: str, request: Request, state: State) -> Response:
-        return await _streamed(state, request, name, version)
+    async def generate_stream_versioned(name: str, version: str, request: Request, plane: Plane) -> Response:
+        return await _streamed(plane, request, name, version)
 
     return api
 
 
-async def _read(state: GatewayState, request: Request, name: str, version: str | None,
+async def _read(plane: DataPlane, request: Request, name: str, version: str | None,
                 stream: bool) -> tuple[ModelEntry, str | None, dict[str, Any]]:
-    entry = state.catalog.get(name, version)
+    entry = plane.catalog.get(name, version)
     if not streams(entry):
         raise InvalidInput(f"model {entry.name!r} does not generate text; only text-generation models do")
     try:
-        document = json.loads(await read_body(request, state.settings.gateway_max_body_bytes))
+        body = await receive_body(request.receive, request.headers.get("content-length"),
+                                  plane.settings.gateway_max_body_bytes)
+        document = json.loads(body)
     except ValueError:
         raise InvalidInput("the body must be a JSON object") from None
     if not isinstance(document, dict):
@@ -90,20 +93,20 @@ def _answer(entry: ModelEntry, request_id: str | None, **fields: Any) -> dict[st
             "model_version": entry.version, **fields}
 
 
-async def _whole(state: GatewayState, request: Request, name: str, version: str | None) -> Response:
-    entry, request_id, fields = await _read(state, request, name, version, stream=False)
+async def _whole(plane: DataPlane, request: Request, name: str, version: str | None) -> Response:
+    entry, request_id, fields = await _read(plane, request, name, version, stream=False)
     generation_request(entry, fields)  # the same checks as a stream's
-    result = await forward(state, entry, json.dumps(fields).encode(), "application/json", None, current_request_id())
+    result = await plane.predict(entry, json.dumps(fields).encode(), "application/json", None, current_request_id())
     answer = json.loads(result.body)
     return Response(json.dumps(_answer(entry, request_id, text_output=answer["text"])),
                     media_type="application/json")
 
 
-async def _streamed(state: GatewayState, request: Request, name: str, version: str | None) -> Response:
-    entry, request_id, fields = await _read(state, request, name, version, stream=True)
-    stream = TextStream(state, entry, generation_request(entry, fields), current_request_id())
+async def _streamed(plane: DataPlane, request: Request, name: str, version: str | None) -> Response:
+    entry, request_id, fields = await _read(plane, request, name, version, stream=True)
+    stream = TextStream(plane, entry, generation_request(entry, fields), current_request_id())
     await stream.open()
-    return EventStreamResponse(_events(stream, request_id), state.streams.limits.idle_timeout_s)
+    return EventStreamResponse(_events(stream, request_id), plane.streams.limits.idle_timeout_s)
 
 
 async def _events(stream: TextStream, request_id: str | None) -> AsyncGenerator[bytes, None]:
