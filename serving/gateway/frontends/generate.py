@@ -106,7 +106,8 @@ async def _streamed(plane: DataPlane, request: Request, name: str, version: str 
     entry, request_id, fields = await _read(plane, request, name, version, stream=True)
     stream = TextStream(plane, entry, generation_request(entry, fields), current_request_id())
     await stream.open()
-    return EventStreamResponse(_events(stream, request_id), plane.streams.limits.idle_timeout_s)
+    return EventStreamResponse(_events(stream, request_id), plane.streams.limits.idle_timeout_s,
+                               on_close=stream.close)
 
 
 async def _events(stream: TextStream, request_id: str | None) -> AsyncGenerator[bytes, None]:

@@ -36,7 +36,7 @@ async def stream_response(plane: DataPlane, entry: ModelEntry, fields: dict[str,
     """Open the stream (its errors are plain 4xx/5xx answers), then answer its events."""
     stream = TextStream(plane, entry, generation_request(entry, fields), request_id)
     await stream.open()
-    return EventStreamResponse(_events(stream), plane.streams.limits.idle_timeout_s)
+    return EventStreamResponse(_events(stream), plane.streams.limits.idle_timeout_s, on_close=stream.close)
 
 
 async def _events(stream: TextStream) -> AsyncGenerator[bytes, None]:

@@ -79,7 +79,7 @@ class TextStream:
         self.hub = plane.streams
         self.started = time.perf_counter()
         self._first: dict[str, Any] | None = None
-        self._first_size = 0
+        self._first_size, self._produced, self._ended = 0, 0, False
 
     async def open(self) -> None:
         """Take a slot (or 429) and make the first chunk (or raise the request's error)."""
@@ -107,6 +107,7 @@ class TextStream:
                 else:
                     metrics.first_chunk(model, now - self.started, size)
                 produced, sent = produced + size, now
+                self._produced = produced
                 yield Chunk(str(answer["text"]))
                 if produced == total:
                     break
@@ -134,7 +135,15 @@ class TextStream:
         answer: dict[str, Any] = json.loads(result.body)
         return answer
 
+    def close(self) -> None:
+        """End the stream as cancelled if it has not ended: a client that left before `events()` was iterated
+        (an async generator never started runs no `finally`) must give its slot back too."""
+        self._end("cancelled", self._produced)
+
     def _end(self, outcome: Outcome, tokens: int) -> None:
+        if self._ended:
+            return
+        self._ended = True
         self.hub.slots.give_back()
         self.hub.metrics.active.dec()
         self.hub.metrics.ended(self.entry.name, outcome, tokens, time.perf_counter() - self.started)

@@ -9,7 +9,7 @@ A client that disconnects cancels the iteration at once, which stops the generat
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -31,8 +31,9 @@ class EventStreamResponse(Response):
     Response only so that routes may return it; it writes itself.)"""
 
     def __init__(self, events: AsyncGenerator[bytes, None], idle_timeout_s: float,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, on_close: Callable[[], None] | None = None) -> None:
         self.status_code, self.background, self.events = 200, None, events
+        self.on_close = on_close or (lambda: None)  # runs once the response is done, however it ended
         self.idle_timeout_s = idle_timeout_s
         self.raw_headers = HEADERS + [(k.lower().encode("latin-1"), v.encode("latin-1"))
                                       for k, v in (headers or {}).items()]
@@ -48,6 +49,7 @@ class EventStreamResponse(Response):
             await asyncio.gather(writer, watcher, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.events.aclose()
+            self.on_close()
 
     async def _write(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})

@@ -195,3 +195,19 @@ def test_a_disconnect_stops_the_steps(tmp_path: Path) -> None:
     assert [m.get("body") for m in sent[1:]] == [b'data: {"text":"xxxxxxxx"}\n\n']
     assert _sample(state, "gateway_streams_total", model="m", outcome="cancelled") == 1
     assert (state.streams.slots.open, _sample(state, "gateway_streams_active")) == (0, 0)
+
+
+def test_a_client_gone_before_the_first_event_gives_its_slot_back(tmp_path: Path) -> None:
+    """The disconnect can win before the writer ever iterates the events; the stream still ends (cancelled)."""
+    state = _state(ScriptedModel(), tmp_path, max_streams=1)
+
+    async def scenario() -> None:
+        stream = TextStream(state, ENTRY, GenerationRequest("hi", 80, {}), None)
+        await stream.open()
+        gone = asyncio.Event()
+        gone.set()
+        await _run(EventStreamResponse(v1._events(stream), 5.0, on_close=stream.close), 0, gone)
+
+    asyncio.run(scenario())
+    assert (state.streams.slots.open, _sample(state, "gateway_streams_active")) == (0, 0)
+    assert _sample(state, "gateway_streams_total", model="m", outcome="cancelled") == 1
