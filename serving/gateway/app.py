@@ -19,11 +19,13 @@ from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.upstream import TorchServeClient
-from serving.gateway.frontends import health, rest_errors, rest_v1, rest_v2
+from serving.gateway.frontends import generate, health, rest_errors, rest_v1, rest_v2
 from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.settings import GatewaySettings, get_settings
+from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
+from serving.gateway.streaming.metrics import StreamMetrics
 from serving.modelserver.settings import ModelServerSettings
 from serving.modelserver.settings import get_settings as get_model_server_settings
 
@@ -56,7 +58,7 @@ class GatewayApp(FastAPI):
 
 
 def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, catalog: Catalog,
-                metrics: GatewayMetrics) -> DataPlane:
+                metrics: GatewayMetrics, stream_metrics: StreamMetrics) -> DataPlane:
     """The data plane, with its TorchServe client (the local one the TS_* settings describe, or
     GATEWAY_TORCHSERVE_URL's without a token); close `plane.upstream` when done."""
     upstream = (TorchServeClient(model_server.inference_url, model_server.management_url, model_server.ts_home,
@@ -66,8 +68,10 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
                                  settings.gateway_max_concurrency))
     batcher = Coalescer(upstream.predict, settings.gateway_batch_max_items, settings.gateway_batch_max_in_flight,
                         settings.gateway_batch_max_bytes, settings.gateway_upstream_timeout_s, metrics.observe_batch)
+    limits = StreamLimits.of(settings)
+    streams = StreamHub(limits, StreamSlots(limits.max_streams), stream_metrics)
     return DataPlane(settings, catalog, upstream, ApiKeys(settings.api_keys()),
-                     Admission(settings.gateway_max_concurrency), metrics, batcher)
+                     Admission(settings.gateway_max_concurrency), metrics, batcher, streams)
 
 
 def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
@@ -79,10 +83,11 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     model_server = model_server or get_model_server_settings()
     catalog = Catalog.from_store(settings.gateway_model_store)
     metrics = GatewayMetrics(known_models=set(catalog.names()))
+    stream_metrics = StreamMetrics(metrics.registry, metrics.model_label)  # one per registry, as `metrics`
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        plane = build_plane(settings, model_server, catalog, metrics)
+        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics)
         app.state.plane = plane
         grpc_server = await grpc_v2.start(plane) if serve_grpc else None
         if not plane.keys.enabled:
@@ -102,6 +107,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     v1, v2 = rest_v1.router(catalog), rest_v2.router(catalog)
     app.include_router(v1)
     app.include_router(v2)
+    app.include_router(generate.router())
     app.lean = LeanInference.of(v1.routes + v2.routes, {
         rest_v1.PREDICT_PATH: rest_v1.answer_predict,
         rest_v2.INFER_PATH: rest_v2.answer_infer,

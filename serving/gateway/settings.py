@@ -40,6 +40,15 @@ class GatewaySettings(BaseSettings):
     gateway_batch_max_in_flight: int = Field(default=2, ge=1)
     # Below TorchServe's 10 MiB request limit (TS_MAX_REQUEST_SIZE), with room for the framing.
     gateway_batch_max_bytes: int = Field(default=4 * MIB, gt=0)
+    # Streaming generation (docs/streaming.md): streams open at once beyond `max_streams` get 429 at once; a stream
+    # whose next chunk is not made, or not taken by its reader, within `idle_timeout_s` ends. The first chunk is
+    # small (time to first token); later ones are `chunk_tokens` for a stream alone (fewer calls to TorchServe)
+    # and `shared_chunk_tokens` while other streams are open (a new stream's first chunk waits behind one).
+    gateway_stream_max_streams: int = Field(default=64, ge=1)
+    gateway_stream_idle_timeout_s: float = Field(default=10.0, gt=0)
+    gateway_stream_first_tokens: int = Field(default=4, ge=1)
+    gateway_stream_chunk_tokens: int = Field(default=128, ge=1)
+    gateway_stream_shared_chunk_tokens: int = Field(default=32, ge=1)
     gateway_model_store: Path = Path("model_store")
     # TorchServe's inference API when it runs in another container (Kubernetes: its Service, e.g.
     # http://model-server:8080). Then no TorchServe token is sent and readiness comes from its /ping: the key

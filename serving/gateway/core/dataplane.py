@@ -13,6 +13,8 @@ and the answers back; nothing here knows HTTP, ASGI or gRPC. The contract:
   answers come back as the output tensors (BYTES as raw bytes: base64 or binary is the front-end's choice).
 - `DataPlane.infer_model(authorization, name, version, request, request_id)`: `admit` then `infer`, for a
   front-end that has the request decoded before it checks the key (gRPC).
+- `TextStream(plane, entry, GenerationRequest, request_id)` (serving/gateway/streaming/engine.py): a
+  continuation chunk by chunk, each chunk a `predict` of the handler's step protocol, under `plane.streams`.
 - `DataPlane.ready(name, version=None) -> (ModelEntry, bool)` and `readiness() -> {name: bool}`: model and
   server readiness from TorchServe; metadata is `plane.catalog.get(name, version)` (`entry.contract` holds the
   v2 inputs and outputs as `TensorSpec`s).
@@ -43,6 +45,7 @@ from serving.gateway.core.kinds.base import encode_json
 from serving.gateway.core.upstream import TorchServeClient, UpstreamResponse
 from serving.gateway.observability.metrics import GatewayMetrics
 from serving.gateway.settings import GatewaySettings
+from serving.gateway.streaming.limits import StreamHub
 from serving.gateway.v2codec import InferRequest, Tensor
 
 
@@ -58,6 +61,7 @@ class DataPlane:
     admission: Admission
     metrics: GatewayMetrics
     batcher: Coalescer
+    streams: StreamHub  # what every stream shares (bound, limits, metrics): serving/gateway/streaming/
 
     def admit(self, authorization: str | None, name: str, version: str | None = None,
               media_type: str | None = None) -> ModelEntry:

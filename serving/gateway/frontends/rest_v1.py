@@ -13,6 +13,7 @@ from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.frontends.body import receive_body
 from serving.gateway.frontends.dependencies import Plane, require_key
 from serving.gateway.frontends.rest_errors import ROUTE_ERRORS
+from serving.gateway.frontends.stream_v1 import stream_asked, stream_response
 from serving.gateway.observability import current_request_id
 
 PREDICT_PATH = "/v1/models/{name}/predict"
@@ -34,7 +35,8 @@ def router(catalog: Catalog) -> APIRouter:
     async def describe(name: str, plane: Plane) -> dict[str, Any]:
         entry = plane.catalog.get(name)
         signature = {k: v for k, v in entry.signature.items() if k not in ("example", "vocab")}
-        return {"name": entry.name, "kind": entry.kind, "version": entry.version, "signature": signature,
+        return {"name": entry.name, "kind": entry.kind, "version": entry.version,
+                "streams": entry.model_kind.streams, "signature": signature,
                 "metrics": entry.metrics, "model_card": entry.card, "example_request": entry.example(),
                 "example_infer_request": entry.model_kind.example_infer(entry.signature),
                 "ready": await plane.upstream.ready(entry.name)}
@@ -54,6 +56,9 @@ async def answer_predict(plane: DataPlane, params: dict[str, str], headers: Head
     content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
     entry = plane.admit(headers.get("authorization"), params["name"], None, content_type)
     body = await receive_body(receive, headers.get("content-length"), plane.settings.gateway_max_body_bytes)
+    fields = stream_asked(body, content_type)
+    if fields is not None:
+        return await stream_response(plane, entry, fields, current_request_id())
     result = await plane.predict(entry, body, content_type, headers.get("accept"), current_request_id())
     return Response(result.body, media_type=result.content_type)
 

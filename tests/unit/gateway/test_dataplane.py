@@ -62,7 +62,8 @@ def plane_of(torchserve: FakeTorchServe, limit: int = 4, timeout_s: float = 5.0)
     upstream: Any = SimpleNamespace()  # readiness is not asked here
     metrics = GatewayMetrics(known_models={"wine"})
     return DataPlane(settings, Catalog([WINE]), upstream, ApiKeys((KEY,)), Admission(limit), metrics,
-                     Coalescer(torchserve.send, 8, 2, 4096, timeout_s, metrics.observe_batch))
+                     Coalescer(torchserve.send, 8, 2, 4096, timeout_s, metrics.observe_batch),
+                     streams=None)  # type: ignore[arg-type]  # no stream here (tests/unit/gateway/test_streaming_engine.py)
 
 
 def request(**extra: Any) -> InferRequest:
