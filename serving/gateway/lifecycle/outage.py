@@ -15,15 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from serving.gateway.errors import ModelNotReady, UpstreamTimeout
+from serving.gateway.errors import ModelNotReady, UpstreamTimeout, WorkerDied
 
 log = logging.getLogger("serving.gateway.lifecycle")
 T = TypeVar("T")
 Probe = Callable[[str], Awaitable[bool]]
-
-
-class WorkerDied(ModelNotReady):
-    """TorchServe answered 507: the worker serving the request died (it restarts it by itself)."""
 
 
 class ModelOutage(ModelNotReady):

@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from serving.gateway.errors import ModelNotReady
-from serving.gateway.lifecycle.outage import ModelDeadline, ModelOutage, OutageGate, WorkerDied
+from serving.gateway.errors import ModelNotReady, WorkerDied
+from serving.gateway.lifecycle.outage import ModelDeadline, ModelOutage, OutageGate
 
 pytestmark = pytest.mark.anyio
 
