@@ -1,5 +1,6 @@
 """The gateway application: the stack's only public entry point, in front of a private TorchServe."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,9 @@ from serving.gateway import errors, routes_health, routes_v1, routes_v2
 from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
 from serving.gateway.fastpath import PREDICT_PATH, FastPredict, predict_name
+from serving.gateway.lifecycle import admin_routes
+from serving.gateway.lifecycle.assemble import lifecycle_runtime
+from serving.gateway.lifecycle.metrics import VersionMetrics
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings, get_settings
@@ -46,6 +50,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     catalog = Catalog.from_store(settings.gateway_model_store)
     metrics = GatewayMetrics(known_models=set(catalog.names()))
     keys = ApiKeys(settings.api_keys())
+    by_version = VersionMetrics(metrics.registry)  # once per app: a lifespan may run more than once in tests
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,8 +62,12 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         batcher = Coalescer(upstream.predict, settings.gateway_batch_max_items, settings.gateway_batch_max_in_flight,
                             settings.gateway_batch_max_bytes, settings.gateway_upstream_timeout_s,
                             metrics.observe_batch)
+        runtime = lifecycle_runtime(settings, catalog, upstream, by_version)
         app.state.gateway = GatewayState(settings, catalog, upstream, keys, Admission(settings.gateway_max_concurrency),
-                                         metrics, batcher)
+                                         metrics, batcher, runtime)
+        app.state.lifecycle = runtime.control
+        watching = (asyncio.create_task(runtime.watcher.watch(settings.gateway_policy_poll_s))
+                    if runtime.watcher is not None else None)
         if not keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
                         settings.gateway_profile)
@@ -66,6 +75,9 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         try:
             yield
         finally:
+            if watching is not None:
+                watching.cancel()
+            await runtime.aclose()
             await upstream.aclose()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
@@ -75,6 +87,10 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     v1 = routes_v1.router(catalog)
     app.include_router(v1)
     app.include_router(routes_v2.router(catalog))
+    admin_keys = settings.admin_keys()
+    if admin_keys:  # off unless configured: without admin keys the routes do not exist (404)
+        app.state.admin_keys = ApiKeys(admin_keys)
+        app.include_router(admin_routes.router())
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     predict_route = next(r for r in v1.routes if getattr(r, "path", None) == PREDICT_PATH)

@@ -5,6 +5,7 @@ and request objects — the largest share of the gateway's CPU per prediction in
 same error bodies; metrics and logs see the route's template, as when the router matched it."""
 
 import re
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute
@@ -26,6 +27,15 @@ def predict_name(scope: Scope) -> str | None:
     return match.group(1) if match else None
 
 
+def query_version(scope: Scope) -> str | None:
+    """The `version` query parameter, as the route would read it (None when absent)."""
+    query = scope.get("query_string", b"")
+    if not query:
+        return None
+    values = parse_qs(query.decode("latin-1")).get("version")
+    return values[0] if values else None
+
+
 class FastPredict:
     """ASGI app: answers the v1 prediction that `predict_name` recognised (the name is in the scope's
     `path_params`, where the router would have put it)."""
@@ -40,7 +50,7 @@ class FastPredict:
         headers = Headers(scope=scope)
         try:
             state.keys.check(headers.get("authorization"))
-            response = await answer_predict(state, name, headers, receive)
+            response = await answer_predict(state, name, headers, receive, query_version(scope))
         except GatewayError as error:
             response = error_response(error.status, error.message, error.headers)
         await response(scope, receive, send)

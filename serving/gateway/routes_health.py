@@ -36,4 +36,5 @@ def router() -> APIRouter:
 async def model_readiness(state: State) -> dict[str, bool]:
     """Each served model's readiness, asked of TorchServe concurrently."""
     names = state.catalog.names()
-    return dict(zip(names, await asyncio.gather(*(state.upstream.ready(n) for n in names)), strict=True))
+    ready = await asyncio.gather(*(state.lifecycle.ready(n, state.upstream.ready) for n in names))
+    return dict(zip(names, ready, strict=True))

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from serving.gateway import v2kinds
-from serving.gateway.catalog import Catalog, ModelEntry
+from serving.gateway.catalog import Catalog
 from serving.gateway.errors import HEALTH_ERRORS, ROUTE_ERRORS, InvalidInput
 from serving.gateway.forward import forward
+from serving.gateway.lifecycle.deadline import REQUEST_TIMEOUT_HEADER, deadline_from
+from serving.gateway.lifecycle.policy import TRAFFIC_KEY_HEADER
+from serving.gateway.lifecycle.runtime import Pick
 from serving.gateway.observability import current_request_id
 from serving.gateway.routes_health import model_readiness
 from serving.gateway.security import read_body
@@ -45,19 +48,22 @@ def router(catalog: Catalog) -> APIRouter:
     async def model_metadata(state: State, name: str, version: str | None) -> dict[str, Any]:
         entry = state.catalog.get(name, version)
         inputs, outputs = v2kinds.contract(entry)
-        return {"name": entry.name, "versions": [entry.version], "platform": "pytorch_torchscript",
+        return {"name": entry.name, "versions": state.catalog.versions(entry.name), "platform": "pytorch_torchscript",
                 "inputs": [t.as_metadata() for t in inputs], "outputs": [t.as_metadata() for t in outputs]}
 
     async def model_ready(state: State, name: str, version: str | None) -> JSONResponse:
         entry = state.catalog.get(name, version)
-        ok = await state.upstream.ready(entry.name)
+        ok = await state.lifecycle.ready(entry.name, state.upstream.ready) if version is None else \
+            await state.upstream.ready(state.lifecycle.target(entry))
         return JSONResponse({"name": entry.name, "ready": ok}, status_code=200 if ok else 503)
 
     async def infer(request: Request, state: State, name: str, version: str | None) -> Response:
-        entry = state.catalog.get(name, version)
+        deadline = deadline_from(request.headers.get(REQUEST_TIMEOUT_HEADER))
+        pick = state.lifecycle.pick(name, version, request.headers.get(TRAFFIC_KEY_HEADER))
+        entry = pick.entry
         body = await read_body(request, state.settings.gateway_max_body_bytes)
         parsed = _parse(body, request.headers.get(HEADER_LENGTH))
-        answers = await _answers(state, entry, parsed)
+        answers = await _answers(state, pick, parsed, deadline)
         outputs = v2kinds.outputs_from(entry, answers)
         binary = _binary_outputs(parsed, outputs)
         outputs = [_json_ready(t) if t.name not in binary and t.name in BASE64_IN_JSON else t for t in outputs]
@@ -109,10 +115,11 @@ def _parse(body: bytes, header_length: str | None) -> InferRequest:
         raise InvalidInput(str(exc)) from None
 
 
-async def _answers(state: State, entry: ModelEntry, request: InferRequest) -> list[dict[str, Any]]:
-    bodies = v2kinds.handler_requests(entry, request)
-    results = await asyncio.gather(*(forward(state, entry, v2kinds.encode_json(b), "application/json",
-                                             request_id=current_request_id()) for b in bodies))
+async def _answers(state: State, pick: Pick, request: InferRequest, deadline: float | None
+                   ) -> list[dict[str, Any]]:
+    bodies = v2kinds.handler_requests(pick.entry, request)
+    results = await asyncio.gather(*(forward(state, pick, v2kinds.encode_json(b), "application/json",
+                                             current_request_id(), deadline=deadline) for b in bodies))
     return [json.loads(result.body) for result in results]
 
 

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 
 from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
+from serving.gateway.lifecycle.runtime import LifecycleRuntime
 from serving.gateway.observability import GatewayMetrics
 from serving.gateway.security import Admission, ApiKeys
 from serving.gateway.settings import GatewaySettings
@@ -15,7 +16,8 @@ from serving.gateway.upstream import TorchServeClient
 
 @dataclass
 class GatewayState:
-    """The catalog, the TorchServe client (and its coalescer), the key check, the admission limit, the metrics."""
+    """The catalog, the TorchServe client (and its coalescer), the key check, the admission limit, the metrics,
+    and the lifecycle (versions, traffic policy, outages)."""
 
     settings: GatewaySettings
     catalog: Catalog
@@ -24,6 +26,7 @@ class GatewayState:
     admission: Admission
     metrics: GatewayMetrics
     batcher: Coalescer
+    lifecycle: LifecycleRuntime
 
 
 # The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, which

@@ -22,11 +22,13 @@ from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
 
 @dataclass(frozen=True)
 class UpstreamResponse:
-    """A successful prediction: TorchServe's body and content type, and how long it took."""
+    """A successful prediction: TorchServe's body and content type, how long it took, and the model version
+    that answered (set by the lifecycle once it is known)."""
 
     body: bytes
     content_type: str
     seconds: float
+    version: str = ""
 
 
 class TorchServeClient:

@@ -50,6 +50,8 @@ class PolicyWatcher:
         self._digest: bytes | None = None
         self.current = TrafficPolicy()
         self.last_error: str | None = None
+        # Called with each new policy from the file (the gateway puts it in force there).
+        self.on_applied: Callable[[TrafficPolicy], None] = lambda policy: None
 
     def check(self) -> bool:
         """Apply the file if it changed since the last look; True when a new policy took effect."""
@@ -65,6 +67,7 @@ class PolicyWatcher:
         except PolicyError as error:
             return self._refuse(str(error), digest)
         self._digest, self.current, self.last_error = digest, policy, None
+        self.on_applied(policy)
         log.info("traffic policy from %s applied: %s", self.path, policy.to_dict())
         return True
 

@@ -29,6 +29,7 @@ class Catalog:
 
 async def call(app: Any, path_params: dict[str, str], headers: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
     state = SimpleNamespace(keys=ApiKeys(("k" * 16,)), catalog=Catalog(),
+                            lifecycle=SimpleNamespace(pick=lambda name, version, key: Catalog().get(name)),
                             settings=SimpleNamespace(gateway_max_body_bytes=100))
     scope = {"type": "http", "method": "POST", "path": "/v1/models/x/predict", "path_params": path_params,
              "app": SimpleNamespace(state=SimpleNamespace(gateway=state)),

@@ -1,0 +1,93 @@
+"""The lifecycle on the request path: pick the version, then call it under the outage gate, counted in flight
+and by version, with a shadow copy when the policy asks for one. The data plane calls `pick` once per request
+and `call` once per call to the model server, so every protocol routes the same way."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from serving.gateway.catalog import ModelEntry
+from serving.gateway.errors import GatewayError
+from serving.gateway.lifecycle.control import Lifecycle
+from serving.gateway.lifecycle.metrics import VersionMetrics
+from serving.gateway.lifecycle.outage import OutageGate
+from serving.gateway.lifecycle.policy_file import PolicyWatcher
+from serving.gateway.lifecycle.shadow import ShadowMirror
+from serving.gateway.upstream import UpstreamResponse
+
+# The v1 way to ask for a version (v2 has it in the path); the answer always says which version gave it.
+VERSION_HEADER = "x-model-version"
+Send = Callable[[str, bytes, str, str | None, str | None], Awaitable[UpstreamResponse]]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The version that answers one request, and the version (if any) that gets a shadow copy of it."""
+
+    entry: ModelEntry
+    shadow: str | None = None
+
+
+@dataclass
+class LifecycleRuntime:
+    """The lifecycle's parts the request path uses."""
+
+    control: Lifecycle
+    gate: OutageGate
+    mirror: ShadowMirror
+    metrics: VersionMetrics
+    watcher: PolicyWatcher | None = None
+
+    def pick(self, name: str, version: str | None, key: str | None) -> Pick:
+        """`version` when the client named one (it is then answered by that version and never mirrored), else
+        the traffic policy's choice; ModelNotFound for an unknown model or version."""
+        catalog = self.control.catalog
+        if version is not None:
+            return Pick(catalog.get(name, version))
+        catalog.get(name)
+        route = self.control.route(name, key)
+        return Pick(catalog.get(name, route.version), route.shadow)
+
+    def target(self, entry: ModelEntry) -> str:
+        """TorchServe's name for the version: `name/version` once a model has several, else the name alone
+        (its only version is TorchServe's default, and messages stay as they were)."""
+        several = len(self.control.catalog.versions(entry.name)) > 1 or entry.name in self.control.policy.models
+        return f"{entry.name}/{entry.version}" if several else entry.name
+
+    async def call(self, pick: Pick, send: Send, body: bytes, content_type: str, accept: str | None,
+                   request_id: str | None, deadline: float | None) -> UpstreamResponse:
+        """One call to the picked version: in flight (so that it drains), under the outage gate, counted."""
+        entry = pick.entry
+        target = self.target(entry)
+        started = asyncio.get_running_loop().time()
+        with self.control.flights.hold(entry.name, entry.version):
+            try:
+                result = await self.gate.call(target, lambda: send(target, body, content_type, accept, request_id),
+                                              deadline)
+            except GatewayError:
+                self.metrics.answered(entry.name, entry.version, False, 0.0)
+                raise
+        self.metrics.answered(entry.name, entry.version, True, asyncio.get_running_loop().time() - started)
+        if pick.shadow is not None:
+            self._mirror(entry.name, pick.shadow, send, body, content_type, accept, result.body)
+        return replace(result, version=entry.version)
+
+    def _mirror(self, name: str, version: str, send: Send, body: bytes, content_type: str, accept: str | None,
+                primary: bytes) -> None:
+        target = f"{name}/{version}"
+
+        async def copy() -> bytes:
+            return (await send(target, body, content_type, accept, None)).body
+
+        self.mirror.mirror(name, version, primary, copy)
+
+    async def ready(self, name: str, probe: Callable[[str], Awaitable[bool]]) -> bool:
+        """A model is ready when its default version is not in an outage and the model server says so."""
+        entry = self.control.catalog.get(name)
+        target = self.target(entry)
+        return not self.gate.is_down(target) and await probe(target)
+
+    async def aclose(self) -> None:
+        """Stop the probes and the shadow copies."""
+        await self.gate.aclose()
+        await self.mirror.aclose()
