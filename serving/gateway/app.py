@@ -47,7 +47,9 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
-    catalog = Catalog.from_store(settings.gateway_model_store)
+    # The archives TorchServe loads at start; with a model server in another pod, every archive of the store.
+    catalog = Catalog.from_store(settings.gateway_model_store,
+                                 model_server.ts_models if settings.gateway_torchserve_url is None else "all")
     metrics = GatewayMetrics(known_models=set(catalog.names()))
     keys = ApiKeys(settings.api_keys())
     by_version = VersionMetrics(metrics.registry)  # once per app: a lifespan may run more than once in tests

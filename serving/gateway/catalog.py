@@ -46,11 +46,15 @@ class Catalog:
             self._defaults[name] = self.versions(name)[-1]
 
     @classmethod
-    def from_store(cls, store: Path) -> "Catalog":
-        """Read every .mar in the store."""
+    def from_store(cls, store: Path, loaded: str = "all") -> "Catalog":
+        """Read the archives TorchServe loads at start (`loaded`: its TS_MODELS, "all" or a comma-separated list
+        of `file.mar` or `name=file.mar`); the store's other archives wait for the admin API."""
         if not store.is_dir():
             raise FileNotFoundError(f"model store {store} does not exist (run `make archive`)")
-        return cls([read_archive(path) for path in sorted(store.glob("*.mar"))])
+        if loaded.strip() == "all":
+            return cls([read_archive(path) for path in sorted(store.glob("*.mar"))])
+        files = [part.rpartition("=")[2].strip() for part in loaded.split(",") if part.strip()]
+        return cls([read_archive(store / file) for file in files if "/" not in file and (store / file).is_file()])
 
     def get(self, name: str, version: str | None = None) -> ModelEntry:
         """The entry (the default version when `version` is None), or ModelNotFound (also for a version the

@@ -85,3 +85,12 @@ def test_two_archives_of_the_same_version_are_refused(tmp_path: Path) -> None:
     _versioned(tmp_path, "m", "1.0")
     with pytest.raises(ValueError, match="two archives of m version 1.0 in the store"):
         Catalog.from_store(tmp_path)
+
+
+def test_only_the_archives_torchserve_loads_are_served_at_start(tmp_path: Path) -> None:
+    _archive(tmp_path, "a")
+    _archive(tmp_path, "b")
+    _versioned(tmp_path, "a", "1.1")
+    assert Catalog.from_store(tmp_path, "a.mar,b=b.mar").known() == {"a": {"1.0"}, "b": {"1.0"}}
+    assert Catalog.from_store(tmp_path, "a-1.1.mar").known() == {"a": {"1.1"}}
+    assert Catalog.from_store(tmp_path, "all").known() == {"a": {"1.0", "1.1"}, "b": {"1.0"}}
