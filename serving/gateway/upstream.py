@@ -139,14 +139,16 @@ def result_of(model: str, status: int, payload: bytes, content_type: str, second
     if status == 200:
         return UpstreamResponse(payload, content_type, seconds)
     message = _message(status, payload)
+    if status == 507 or (status == 500 and "Worker died" in message):
+        # TorchServe's dead worker: 507 for the batch it held, 500 for some answers when every worker died at once.
+        # The outage gate holds the model's requests for a budget.
+        raise WorkerDied(f"model {model!r} is out of resources: {message}")
     if 400 <= status < 500 and status != 404:
         raise InvalidInput(message, status)  # the handler's own verdict on the request, passed on as is
     if status == 404:
         raise ModelNotReady(f"model {model!r} is not loaded in the model server")
     if status == 503:
         raise ModelNotReady(f"model {model!r} cannot take requests now: {message}")
-    if status == 507:  # TorchServe's "Worker died": the outage gate holds the model's requests for a budget
-        raise WorkerDied(f"model {model!r} is out of resources: {message}")
     raise UpstreamError(f"model {model!r} failed: {message}")
 
 

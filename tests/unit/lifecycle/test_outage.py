@@ -8,8 +8,9 @@ import asyncio
 
 import pytest
 
-from serving.gateway.errors import ModelNotReady, WorkerDied
+from serving.gateway.errors import ModelNotReady, UpstreamError, WorkerDied
 from serving.gateway.lifecycle.outage import ModelDeadline, ModelOutage, OutageGate
+from serving.gateway.upstream import result_of
 
 pytestmark = pytest.mark.anyio
 
@@ -174,3 +175,16 @@ async def test_other_503s_are_not_outages() -> None:
     with pytest.raises(ModelNotReady, match="queue full"):
         await g.call("m", queue_full)
     assert not g.is_down("m")
+
+
+@pytest.mark.parametrize(("status", "body"), [(507, b'{"message": "Worker died."}'),
+                                              (500, b'{"message": "Worker died."}'), (507, b"out of memory")])
+def test_torchserves_dead_worker_answers_are_worker_died(status: int, body: bytes) -> None:
+    with pytest.raises(WorkerDied, match="model 'm' is out of resources"):
+        result_of("m", status, body, "application/json", 0.1)
+
+
+def test_other_500s_are_not_outages() -> None:
+    with pytest.raises(UpstreamError, match="model 'm' failed: boom") as caught:
+        result_of("m", 500, b'{"message": "boom"}', "application/json", 0.1)
+    assert not isinstance(caught.value, WorkerDied)
