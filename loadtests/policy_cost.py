@@ -61,8 +61,8 @@ async def per_request_us(policy: TrafficPolicy, requests: int) -> float:
     lifecycle = runtime(policy)
     started = time.perf_counter()
     for i in range(requests):
-        pick = lifecycle.pick("m", None, f"user-{i % 1000}")
-        await lifecycle.call(pick, answer_at_once, b"{}", "application/json", None, None, None)
+        entry = lifecycle.pick("m", None, f"user-{i % 1000}")
+        await lifecycle.call(entry, answer_at_once, b"{}", "application/json", None, None, None)
         if lifecycle.mirror.in_flight() > 32:
             await asyncio.sleep(0)  # let the copies run, as the event loop would between requests
     while lifecycle.mirror.in_flight():

@@ -65,8 +65,7 @@ async def answer_predict(state: GatewayState, name: str, headers: Headers, recei
     `version` (the `version` query parameter) or the X-Model-Version header pins a version; otherwise the traffic
     policy picks one, and the answer's X-Model-Version says which."""
     deadline = deadline_from(headers.get(REQUEST_TIMEOUT_HEADER))
-    pick = state.lifecycle.pick(name, version or headers.get(VERSION_HEADER), headers.get(TRAFFIC_KEY_HEADER))
-    entry = pick.entry
+    entry = state.lifecycle.pick(name, version or headers.get(VERSION_HEADER), headers.get(TRAFFIC_KEY_HEADER))
     content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type not in MEDIA_TYPES[entry.kind]:
         allowed = ", ".join(MEDIA_TYPES[entry.kind])
@@ -74,7 +73,7 @@ async def answer_predict(state: GatewayState, name: str, headers: Headers, recei
     body = await receive_body(receive, headers.get("content-length"), state.settings.gateway_max_body_bytes)
     if not body:
         raise InvalidInput("empty request body")
-    result = await forward(state, pick, body, content_type, headers.get("accept"), current_request_id(), deadline)
+    result = await forward(state, entry, body, content_type, headers.get("accept"), current_request_id(), deadline)
     return Response(result.body, media_type=result.content_type, headers={"X-Model-Version": result.version})
 
 

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from serving.gateway import v2kinds
-from serving.gateway.catalog import Catalog
+from serving.gateway.catalog import Catalog, ModelEntry
 from serving.gateway.errors import HEALTH_ERRORS, ROUTE_ERRORS, InvalidInput
 from serving.gateway.forward import forward
 from serving.gateway.lifecycle.deadline import REQUEST_TIMEOUT_HEADER, deadline_from
 from serving.gateway.lifecycle.policy import TRAFFIC_KEY_HEADER
-from serving.gateway.lifecycle.runtime import Pick
 from serving.gateway.observability import current_request_id
 from serving.gateway.routes_health import model_readiness
 from serving.gateway.security import read_body
@@ -59,11 +58,10 @@ def router(catalog: Catalog) -> APIRouter:
 
     async def infer(request: Request, state: State, name: str, version: str | None) -> Response:
         deadline = deadline_from(request.headers.get(REQUEST_TIMEOUT_HEADER))
-        pick = state.lifecycle.pick(name, version, request.headers.get(TRAFFIC_KEY_HEADER))
-        entry = pick.entry
+        entry = state.lifecycle.pick(name, version, request.headers.get(TRAFFIC_KEY_HEADER))
         body = await read_body(request, state.settings.gateway_max_body_bytes)
         parsed = _parse(body, request.headers.get(HEADER_LENGTH))
-        answers = await _answers(state, pick, parsed, deadline)
+        answers = await _answers(state, entry, parsed, deadline)
         outputs = v2kinds.outputs_from(entry, answers)
         binary = _binary_outputs(parsed, outputs)
         outputs = [_json_ready(t) if t.name not in binary and t.name in BASE64_IN_JSON else t for t in outputs]
@@ -115,10 +113,10 @@ def _parse(body: bytes, header_length: str | None) -> InferRequest:
         raise InvalidInput(str(exc)) from None
 
 
-async def _answers(state: State, pick: Pick, request: InferRequest, deadline: float | None
+async def _answers(state: State, entry: ModelEntry, request: InferRequest, deadline: float | None
                    ) -> list[dict[str, Any]]:
-    bodies = v2kinds.handler_requests(pick.entry, request)
-    results = await asyncio.gather(*(forward(state, pick, v2kinds.encode_json(b), "application/json",
+    bodies = v2kinds.handler_requests(entry, request)
+    results = await asyncio.gather(*(forward(state, entry, v2kinds.encode_json(b), "application/json",
                                              current_request_id(), deadline=deadline) for b in bodies))
     return [json.loads(result.body) for result in results]
 

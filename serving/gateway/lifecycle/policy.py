@@ -62,11 +62,16 @@ class TrafficPolicy:
         version = policy.default
         if policy.canary is not None and _in_share(policy.canary.percent, model, key, rng):
             version = policy.canary.version
-        shadow = None
-        if (policy.shadow is not None and policy.shadow.version != version
-                and rng.random() * 100 < policy.shadow.percent):
-            shadow = policy.shadow.version
-        return Route(version, shadow)
+        return Route(version, self.shadow_for(model, version, rng))
+
+    def shadow_for(self, model: str, version: str, rng: random.Random) -> str | None:
+        """The version that gets a copy of one call answered by `version`, drawn at the shadow's share (never
+        `version` itself; a pinned version is mirrored too: the copy cannot change the client's answer)."""
+        policy = self.models.get(model)
+        shadow = policy.shadow if policy is not None else None
+        if shadow is None or shadow.version == version or rng.random() * 100 >= shadow.percent:
+            return None
+        return shadow.version
 
     def default_of(self, model: str) -> str | None:
         """The model's default version, when the policy names one."""

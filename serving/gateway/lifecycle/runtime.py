@@ -1,6 +1,6 @@
 """The lifecycle on the request path: pick the version, then call it under the outage gate, counted in flight
 and by version, with a shadow copy when the policy asks for one. The data plane calls `pick` once per request
-and `call` once per call to the model server, so every protocol routes the same way."""
+and `call` once per call to the model server (where the shadow is drawn), so every protocol routes the same way."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -20,14 +20,6 @@ VERSION_HEADER = "x-model-version"
 Send = Callable[[str, bytes, str, str | None, str | None], Awaitable[UpstreamResponse]]
 
 
-@dataclass(frozen=True)
-class Pick:
-    """The version that answers one request, and the version (if any) that gets a shadow copy of it."""
-
-    entry: ModelEntry
-    shadow: str | None = None
-
-
 @dataclass
 class LifecycleRuntime:
     """The lifecycle's parts the request path uses."""
@@ -38,15 +30,14 @@ class LifecycleRuntime:
     metrics: VersionMetrics
     watcher: PolicyWatcher | None = None
 
-    def pick(self, name: str, version: str | None, key: str | None) -> Pick:
-        """`version` when the client named one (it is then answered by that version and never mirrored), else
-        the traffic policy's choice; ModelNotFound for an unknown model or version."""
+    def pick(self, name: str, version: str | None, key: str | None) -> ModelEntry:
+        """The version that answers one request: `version` when the client named one, else the traffic
+        policy's choice (sticky by `key`); ModelNotFound for an unknown model or version."""
         catalog = self.control.catalog
         if version is not None:
-            return Pick(catalog.get(name, version))
+            return catalog.get(name, version)
         catalog.get(name)
-        route = self.control.route(name, key)
-        return Pick(catalog.get(name, route.version), route.shadow)
+        return catalog.get(name, self.control.route(name, key).version)
 
     def target(self, entry: ModelEntry) -> str:
         """TorchServe's name for the version: `name/version` once a model has several, else the name alone
@@ -54,10 +45,10 @@ class LifecycleRuntime:
         several = len(self.control.catalog.versions(entry.name)) > 1 or entry.name in self.control.policy.models
         return f"{entry.name}/{entry.version}" if several else entry.name
 
-    async def call(self, pick: Pick, send: Send, body: bytes, content_type: str, accept: str | None,
+    async def call(self, entry: ModelEntry, send: Send, body: bytes, content_type: str, accept: str | None,
                    request_id: str | None, deadline: float | None) -> UpstreamResponse:
-        """One call to the picked version: in flight (so that it drains), under the outage gate, counted."""
-        entry = pick.entry
+        """One call to the picked version: in flight (so that it drains), under the outage gate, counted; then a
+        shadow copy when the policy draws one."""
         target = self.target(entry)
         started = asyncio.get_running_loop().time()
         with self.control.flights.hold(entry.name, entry.version):
@@ -68,8 +59,9 @@ class LifecycleRuntime:
                 self.metrics.answered(entry.name, entry.version, False, 0.0)
                 raise
         self.metrics.answered(entry.name, entry.version, True, asyncio.get_running_loop().time() - started)
-        if pick.shadow is not None:
-            self._mirror(entry.name, pick.shadow, send, body, content_type, accept, result.body)
+        shadow = self.control.policy.shadow_for(entry.name, entry.version, self.control.rng)
+        if shadow is not None:
+            self._mirror(entry.name, shadow, send, body, content_type, accept, result.body)
         return replace(result, version=entry.version)
 
     def _mirror(self, name: str, version: str, send: Send, body: bytes, content_type: str, accept: str | None,
