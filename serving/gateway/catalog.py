@@ -78,6 +78,10 @@ class Catalog:
         """The model's served versions, oldest first (none for an unknown model)."""
         return sorted(self._models.get(name, {}), key=version_key)
 
+    def count(self, name: str) -> int:
+        """How many versions of the model are served (0 for an unknown model)."""
+        return len(self._models.get(name, ()))
+
     def default_version(self, name: str) -> str:
         """The version that answers when neither the client nor the policy picks one."""
         self.get(name)

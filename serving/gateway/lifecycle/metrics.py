@@ -2,6 +2,8 @@
 
 Label values come only from the catalog (served names and versions) and fixed sets, so their count stays bounded."""
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from serving.gateway.lifecycle.shadow import Verdict
@@ -21,14 +23,22 @@ class VersionMetrics:
                               ["model", "version", "verdict"], registry=registry)
         self.outage = Gauge("gateway_model_outage", "1 while a model has no live worker (its requests get 503 after "
                             "the outage budget).", ["model"], registry=registry)
+        self._series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self.policy_refused = Counter("gateway_policy_refused_total", "Traffic policy files refused as invalid.",
                                       registry=registry)
 
     def answered(self, model: str, version: str, ok: bool, seconds: float) -> None:
         """One prediction by `version`: its outcome and, when it succeeded, its latency."""
-        self.requests.labels(model, version, "ok" if ok else "error").inc()
+        series = self._series.get((model, version))
+        if series is None:  # labels() is a locked dict lookup per call: kept once per version instead
+            series = (self.requests.labels(model, version, "ok"), self.requests.labels(model, version, "error"),
+                      self.latency.labels(model, version))
+            self._series[(model, version)] = series
         if ok:
-            self.latency.labels(model, version).observe(seconds)
+            series[0].inc()
+            series[2].observe(seconds)
+        else:
+            series[1].inc()
 
     def shadow_verdict(self, model: str, version: str, verdict: Verdict) -> None:
         """One shadow copy's verdict."""
