@@ -20,6 +20,7 @@ import pytest
 
 from serving.archive.builder import build
 from serving.gateway.catalog import read_archive
+from serving.gateway.v2kinds import example_infer
 from serving.modelserver import ModelServerSettings, read_keys, start, stop
 from tests.conftest import ARTIFACTS
 from tests.integration.test_gateway_faults import BRIEF_BATCH, BRIEF_S, SLOW, metric, sleepy_archive
@@ -121,7 +122,7 @@ def test_replacing_mlp_classifier_1_0_with_1_1_under_load_fails_no_request(
         admin(gateway, "register", "mlp_classifier-1.1.mar", "--workers", "1")
         time.sleep(0.5)
         admin(gateway, "policy", "mlp_classifier", "--default", "1.0", "--canary", "1.1:50")
-        time.sleep(1)
+        check_version_routing(gateway, lifecycle_store)
         admin(gateway, "promote", "mlp_classifier")
         admin(gateway, "unregister", "mlp_classifier", "1.0")
         replaced = time.monotonic()
@@ -140,6 +141,25 @@ def test_replacing_mlp_classifier_1_0_with_1_1_under_load_fails_no_request(
     assert httpx.post(f"{gateway}/v1/models/mlp_classifier/predict", json=body,
                       params={"version": "1.0"}).json() == {"error": "model 'mlp_classifier' has no version '1.0' "
                                                                      "(served: 1.1)"}
+
+
+def check_version_routing(gateway: str, store: Path) -> None:
+    """With 1.0 and 1.1 served and a 50 % canary: a version asked for on v1 (query or header) or v2 (path) answers,
+    and a traffic key always lands on the same version."""
+    entry = read_archive(store / "mlp_classifier.mar")
+    predict = f"{gateway}/v1/models/mlp_classifier/predict"
+    for version in ("1.0", "1.1"):
+        by_query = httpx.post(predict, json=entry.example(), params={"version": version})
+        by_header = httpx.post(predict, json=entry.example(), headers={"X-Model-Version": version})
+        assert by_query.headers["x-model-version"] == by_header.headers["x-model-version"] == version
+        v2 = httpx.post(f"{gateway}/v2/models/mlp_classifier/versions/{version}/infer", json=example_infer(entry))
+        assert (v2.status_code, v2.json()["model_version"]) == (200, version)
+    for user in ("alice", "bob", "carol"):
+        seen = {httpx.post(predict, json=entry.example(), headers={"X-Traffic-Key": user}).headers["x-model-version"]
+                for _ in range(8)}
+        assert len(seen) == 1, f"{user} saw {seen}"
+    metadata = httpx.get(f"{gateway}/v1/models/mlp_classifier").json()
+    assert (metadata["version"], metadata["versions"]) == ("1.0", ["1.0", "1.1"])
 
 
 def worker_pids(server: ModelServerSettings, models: list[str]) -> list[int]:
