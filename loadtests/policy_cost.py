@@ -18,14 +18,14 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from serving.gateway.catalog import Catalog, ModelEntry
-from serving.gateway.lifecycle.control import Lifecycle
-from serving.gateway.lifecycle.metrics import VersionMetrics
-from serving.gateway.lifecycle.outage import OutageGate
-from serving.gateway.lifecycle.policy import ModelPolicy, Split, TrafficPolicy
-from serving.gateway.lifecycle.runtime import LifecycleRuntime
-from serving.gateway.lifecycle.shadow import ShadowMirror
-from serving.gateway.upstream import UpstreamResponse
+from serving.gateway.core.catalog import Catalog, ModelEntry
+from serving.gateway.core.lifecycle.control import Lifecycle
+from serving.gateway.core.lifecycle.metrics import VersionMetrics
+from serving.gateway.core.lifecycle.outage import OutageGate
+from serving.gateway.core.lifecycle.policy import ModelPolicy, Split, TrafficPolicy
+from serving.gateway.core.lifecycle.runtime import LifecycleRuntime
+from serving.gateway.core.lifecycle.shadow import ShadowMirror
+from serving.gateway.core.upstream import UpstreamResponse
 
 POLICIES = {
     "default only": TrafficPolicy(),

@@ -202,7 +202,7 @@ def test_worker_killed_under_load_fails_within_the_outage_budget_with_503_and_re
 
     Seen with TorchServe 0.12.0: it answers the batch the dying worker held with 507 "Worker died." (not a 500),
     restarts the worker within a few seconds, and holds the requests in its queue until then. The gateway's outage
-    gate (serving/gateway/lifecycle/outage.py) turns that into a bounded outage: no request waits more than the
+    gate (serving/gateway/core/lifecycle/outage.py) turns that into a bounded outage: no request waits more than the
     budget (2 s) after the kill, and those that cannot be answered by then get 503 with Retry-After. The lifecycle
     tests (tests/integration/test_lifecycle.py) kill every worker too."""
     with gateway_process(small_store, own_server, tmp_path / "gw.log", GATEWAY_BATCH_MAX_ITEMS=coalescing) as (url, _):

@@ -19,8 +19,7 @@ import httpx
 import pytest
 
 from serving.archive.builder import build
-from serving.gateway.catalog import read_archive
-from serving.gateway.v2kinds import example_infer
+from serving.gateway.core.catalog import read_archive
 from serving.modelserver import ModelServerSettings, read_keys, start, stop
 from tests.conftest import ARTIFACTS
 from tests.integration.test_gateway_faults import BRIEF_BATCH, BRIEF_S, SLOW, metric, sleepy_archive
@@ -152,7 +151,8 @@ def check_version_routing(gateway: str, store: Path) -> None:
         by_query = httpx.post(predict, json=entry.example(), params={"version": version})
         by_header = httpx.post(predict, json=entry.example(), headers={"X-Model-Version": version})
         assert by_query.headers["x-model-version"] == by_header.headers["x-model-version"] == version
-        v2 = httpx.post(f"{gateway}/v2/models/mlp_classifier/versions/{version}/infer", json=example_infer(entry))
+        v2 = httpx.post(f"{gateway}/v2/models/mlp_classifier/versions/{version}/infer",
+                        json=entry.model_kind.example_infer(entry.signature))
         assert (v2.status_code, v2.json()["model_version"]) == (200, version)
     for user in ("alice", "bob", "carol"):
         seen = {httpx.post(predict, json=entry.example(), headers={"X-Traffic-Key": user}).headers["x-model-version"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from serving.gateway.lifecycle.policy_file import loads
+from serving.gateway.core.lifecycle.policy_file import loads
 from tests.unit.deploy.manifests import container, container_env, find, render
 from training import registry
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from serving.gateway import errors
-from serving.gateway.catalog import Catalog
-from serving.gateway.lifecycle import admin_routes
-from serving.gateway.lifecycle.control import Lifecycle
-from serving.gateway.security import ApiKeys
+from serving.gateway.core.admission import ApiKeys
+from serving.gateway.core.catalog import Catalog
+from serving.gateway.core.lifecycle.control import Lifecycle
+from serving.gateway.frontends import admin as admin_routes
+from serving.gateway.frontends import rest_errors as errors
 
 ADMIN_KEY = "admin-key-0123456789abcdef"
 API_KEY = "inference-key-0123456789"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.gateway.lifecycle.control import Lifecycle
+from serving.gateway.core.lifecycle.control import Lifecycle
 from tests.unit.lifecycle.admin_app import ADMIN_KEY, API_KEY, RecordedModelServer, admin_app
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from serving.gateway.app import create_app
-from serving.gateway.lifecycle import admin_routes
+from serving.gateway.frontends import admin as admin_routes
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import ModelServerSettings
 from tests.unit.lifecycle.admin_app import ADMIN_KEY, API_KEY

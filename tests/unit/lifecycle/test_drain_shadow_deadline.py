@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from serving.gateway.errors import InvalidInput
-from serving.gateway.lifecycle.deadline import deadline_from
-from serving.gateway.lifecycle.drain import InFlight
-from serving.gateway.lifecycle.shadow import ShadowMirror, Verdict, answers_agree
+from serving.gateway.core.errors import InvalidInput
+from serving.gateway.core.lifecycle.deadline import deadline_from
+from serving.gateway.core.lifecycle.drain import InFlight
+from serving.gateway.core.lifecycle.shadow import ShadowMirror, Verdict, answers_agree
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,9 @@ import asyncio
 
 import pytest
 
-from serving.gateway.errors import ModelNotReady, UpstreamError, WorkerDied
-from serving.gateway.lifecycle.outage import ModelDeadline, ModelOutage, OutageGate
-from serving.gateway.upstream import result_of
+from serving.gateway.core.errors import ModelNotReady, UpstreamError, WorkerDied
+from serving.gateway.core.lifecycle.outage import ModelDeadline, ModelOutage, OutageGate
+from serving.gateway.core.upstream import result_of
 
 pytestmark = pytest.mark.anyio
 

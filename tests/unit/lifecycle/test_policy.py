@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from serving.gateway.lifecycle.policy import ModelPolicy, PolicyError, Route, Split, TrafficPolicy, bucket, parse
+from serving.gateway.core.lifecycle.policy import ModelPolicy, PolicyError, Route, Split, TrafficPolicy, bucket, parse
 
 KNOWN = {"mlp_classifier": {"1.0", "1.1", "2.0"}, "char_rnn": {"1.0"}}
 N = 20_000

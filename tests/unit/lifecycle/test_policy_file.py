@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.gateway.lifecycle.policy import ModelPolicy, PolicyError, Split
-from serving.gateway.lifecycle.policy_file import MAX_POLICY_BYTES, PolicyWatcher, load
+from serving.gateway.core.lifecycle.policy import ModelPolicy, PolicyError, Split
+from serving.gateway.core.lifecycle.policy_file import MAX_POLICY_BYTES, PolicyWatcher, load
 
 KNOWN = {"mlp_classifier": {"1.0", "1.1"}}
 GOOD = """models:
