@@ -1,7 +1,7 @@
 """The gateway application: the stack's only public entry point, in front of a private TorchServe.
 
 It composes the three parts: the core's data plane (serving/gateway/core/, built in the lifespan), the REST
-front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
+and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
 (serving/gateway/observability/: request id, metrics, access log) inside one 500 guard. The edge is built once:
 inference takes the lean path under it, everything else FastAPI's router.
 """
@@ -23,6 +23,7 @@ from serving.gateway.core.lifecycle.assemble import lifecycle_runtime
 from serving.gateway.core.lifecycle.metrics import VersionMetrics
 from serving.gateway.core.upstream import TorchServeClient
 from serving.gateway.frontends import admin, health, rest_errors, rest_v1, rest_v2
+from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.settings import GatewaySettings, get_settings
@@ -74,8 +75,11 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
                      lifecycle_runtime(settings, catalog, upstream, by_version))
 
 
-def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None) -> FastAPI:
-    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses."""
+def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
+               serve_grpc: bool = False) -> FastAPI:
+    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses.
+    `serve_grpc`: the lifespan also starts the gRPC front-end on GATEWAY_GRPC_PORT over the same data plane (the
+    process entry points' choice; in-process test clients leave it off, so they bind no port)."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
     # The archives TorchServe loads at start; with a model server in another pod, every archive of the store.
@@ -91,6 +95,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         app.state.lifecycle = plane.lifecycle.control  # the admin API's
         watcher = plane.lifecycle.watcher
         watching = asyncio.create_task(watcher.watch(settings.gateway_policy_poll_s)) if watcher else None
+        grpc_server = await grpc_v2.start(plane) if serve_grpc else None
         if not plane.keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
                         settings.gateway_profile)
@@ -98,6 +103,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         try:
             yield
         finally:
+            await grpc_v2.stop(grpc_server)
             if watching is not None:
                 watching.cancel()
             await plane.lifecycle.aclose()
