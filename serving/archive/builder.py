@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import handlers
+from serving import versions
 from serving.archive import model_config
 
 ARTIFACT_FILES = ("model.pt", "signature.json", "metrics.json", "model_card.md")
@@ -37,6 +38,12 @@ class ArchiveResult:
     path: Path
 
 
+def check_version(version: str) -> None:
+    """Refuse a version that could not be a path segment and a file name (serving/versions.py)."""
+    if not versions.is_valid(version):
+        raise ArchiveError(f"version {version[:40]!r} must be numbers and letters separated by dots, e.g. 1.1")
+
+
 def entry_module(kind: str) -> str:
     """The handler entry file: exactly one class (TorchServe's loader rule), the kind's handler."""
     try:
@@ -50,14 +57,22 @@ def entry_module(kind: str) -> str:
 
 
 def build(artifact_dir: Path, store: Path, device_type: str,
-          serving_overrides: dict[str, int] | None = None) -> ArchiveResult:
+          serving_overrides: dict[str, int] | None = None, version: str | None = None) -> ArchiveResult:
     """Archive one artifact folder into `store/<name>.mar`; `serving_overrides` replace serving hints of the
-    signature (batch_size, max_batch_delay_ms, workers …) — how the benchmark's sweep tries other settings."""
+    signature (batch_size, max_batch_delay_ms, workers …) — how the benchmark's sweep tries other settings.
+
+    `version` archives the artifacts as that version, into `store/<name>-<version>.mar`, so that it is served
+    beside the model's other versions; the signature inside the archive then carries that version."""
     missing = [f for f in ARTIFACT_FILES if not (artifact_dir / f).is_file()]
     if missing:
         raise ArchiveError(f"{artifact_dir}: missing {', '.join(missing)} (run `make export` first)")
     signature = json.loads((artifact_dir / "signature.json").read_text(encoding="utf-8"))
-    name, version, kind = signature["name"], str(signature["version"]), signature["kind"]
+    if version is not None:
+        check_version(version)
+        signature = {**signature, "version": version}
+    name, kind = signature["name"], signature["kind"]
+    file_name = f"{name}.mar" if version is None else f"{name}-{version}.mar"
+    version = str(signature["version"])
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"mar-{name}-") as tmp:
         staging = Path(tmp)
@@ -79,14 +94,17 @@ def build(artifact_dir: Path, store: Path, device_type: str,
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ArchiveError(f"torch-model-archiver failed for {name}: {result.stderr.strip()[-500:]}")
-        path = store / f"{name}.mar"
+        path = store / file_name
         _pack(out / name, path)
     return ArchiveResult(name, version, kind, path)
 
 
 def _stage(staging: Path, artifact_dir: Path, signature: dict[str, object]) -> list[Path]:
-    """The extra files: artifacts, labels in TorchServe's index_to_name.json, and the handlers package."""
-    extra = [artifact_dir / f for f in ARTIFACT_FILES if f != "model.pt"]
+    """The extra files: artifacts (signature.json as given, its version perhaps another), labels in TorchServe's
+    index_to_name.json, and the handlers package."""
+    (staging / "signature.json").write_text(json.dumps(signature, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    extra = [staging / "signature.json"]
+    extra += [artifact_dir / f for f in ARTIFACT_FILES if f not in ("model.pt", "signature.json")]
     labels = signature.get("labels")
     if isinstance(labels, list):
         index = staging / "index_to_name.json"

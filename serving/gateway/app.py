@@ -6,6 +6,7 @@ and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request,
 inference takes the lean path under it, everything else FastAPI's router.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,8 +19,10 @@ from serving.gateway.core.admission import Admission, ApiKeys
 from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.lifecycle.assemble import lifecycle_runtime
+from serving.gateway.core.lifecycle.metrics import VersionMetrics
 from serving.gateway.core.upstream import TorchServeClient
-from serving.gateway.frontends import generate, health, rest_errors, rest_v1, rest_v2
+from serving.gateway.frontends import admin, generate, health, rest_errors, rest_v1, rest_v2
 from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
@@ -58,9 +61,10 @@ class GatewayApp(FastAPI):
 
 
 def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, catalog: Catalog,
-                metrics: GatewayMetrics, stream_metrics: StreamMetrics) -> DataPlane:
+                metrics: GatewayMetrics, stream_metrics: StreamMetrics, by_version: VersionMetrics) -> DataPlane:
     """The data plane, with its TorchServe client (the local one the TS_* settings describe, or
-    GATEWAY_TORCHSERVE_URL's without a token); close `plane.upstream` when done."""
+    GATEWAY_TORCHSERVE_URL's without a token) and its lifecycle; close `plane.upstream` and
+    `plane.lifecycle` when done."""
     upstream = (TorchServeClient(model_server.inference_url, model_server.management_url, model_server.ts_home,
                                  settings.gateway_upstream_timeout_s, settings.gateway_max_concurrency)
                 if settings.gateway_torchserve_url is None else
@@ -71,7 +75,8 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
     limits = StreamLimits.of(settings)
     streams = StreamHub(limits, StreamSlots(limits.max_streams), stream_metrics)
     return DataPlane(settings, catalog, upstream, ApiKeys(settings.api_keys()),
-                     Admission(settings.gateway_max_concurrency), metrics, batcher, streams)
+                     Admission(settings.gateway_max_concurrency), metrics, batcher,
+                     lifecycle_runtime(settings, catalog, upstream, by_version), streams)
 
 
 def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
@@ -81,14 +86,20 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     process entry points' choice; in-process test clients leave it off, so they bind no port)."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
-    catalog = Catalog.from_store(settings.gateway_model_store)
+    # The archives TorchServe loads at start; with a model server in another pod, every archive of the store.
+    catalog = Catalog.from_store(settings.gateway_model_store,
+                                 model_server.ts_models if settings.gateway_torchserve_url is None else "all")
     metrics = GatewayMetrics(known_models=set(catalog.names()))
     stream_metrics = StreamMetrics(metrics.registry, metrics.model_label)  # one per registry, as `metrics`
+    by_version = VersionMetrics(metrics.registry)  # once per app: a lifespan may run more than once in tests
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics)
+        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics, by_version)
         app.state.plane = plane
+        app.state.lifecycle = plane.lifecycle.control  # the admin API's
+        watcher = plane.lifecycle.watcher
+        watching = asyncio.create_task(watcher.watch(settings.gateway_policy_poll_s)) if watcher else None
         grpc_server = await grpc_v2.start(plane) if serve_grpc else None
         if not plane.keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
@@ -98,6 +109,9 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
             yield
         finally:
             await grpc_v2.stop(grpc_server)
+            if watching is not None:
+                watching.cancel()
+            await plane.lifecycle.aclose()
             await plane.upstream.aclose()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
@@ -108,6 +122,10 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     app.include_router(v1)
     app.include_router(v2)
     app.include_router(generate.router())
+    admin_keys = settings.admin_keys()
+    if admin_keys:  # off unless configured: without admin keys the routes do not exist (404)
+        app.state.admin_keys = ApiKeys(admin_keys)
+        app.include_router(admin.router())
     app.lean = LeanInference.of(v1.routes + v2.routes, {
         rest_v1.PREDICT_PATH: rest_v1.answer_predict,
         rest_v2.INFER_PATH: rest_v2.answer_infer,

@@ -56,12 +56,33 @@ class GatewaySettings(BaseSettings):
     # TorchServe that the TS_* settings describe, with its keys and management API.
     gateway_torchserve_url: str | None = None
     gateway_log_level: str = "INFO"
+    # The admin API (/admin/v1, docs/gateway.md): off unless admin keys are set, and they are never API keys.
+    gateway_admin_keys: SecretStr = SecretStr("")
+    gateway_admin_keys_file: Path | None = None
+    # The traffic policy file (a ConfigMap in Kubernetes), polled for changes; unset: every model's newest version.
+    gateway_policy_file: Path | None = None
+    gateway_policy_poll_s: float = Field(default=2.0, gt=0)
+    # While a model has no live worker its requests wait at most this long, then get 503 with Retry-After ...
+    gateway_outage_budget_s: float = Field(default=2.0, gt=0)
+    # ... and at most this many wait; the next ones get 503 at once.
+    gateway_outage_max_held: int = Field(default=64, ge=0)
+    # Shadow copies running at once; beyond it a copy is skipped (the candidate never costs the clients more).
+    gateway_shadow_max_in_flight: int = Field(default=8, ge=1)
+    # How long an unregistered version may take to answer its last requests before it is removed anyway.
+    gateway_drain_timeout_s: float = Field(default=30.0, gt=0)
 
     def api_keys(self) -> tuple[str, ...]:
         """Every accepted key (blank lines and surrounding spaces ignored)."""
         keys = [k.strip() for k in self.gateway_api_keys.get_secret_value().split(",")]
         if self.gateway_api_keys_file is not None:
             keys += [line.strip() for line in self.gateway_api_keys_file.read_text(encoding="utf-8").splitlines()]
+        return tuple(k for k in keys if k)
+
+    def admin_keys(self) -> tuple[str, ...]:
+        """Every accepted admin key; none: the admin API is off."""
+        keys = [k.strip() for k in self.gateway_admin_keys.get_secret_value().split(",")]
+        if self.gateway_admin_keys_file is not None:
+            keys += [line.strip() for line in self.gateway_admin_keys_file.read_text(encoding="utf-8").splitlines()]
         return tuple(k for k in keys if k)
 
     @model_validator(mode="after")
@@ -76,6 +97,12 @@ class GatewaySettings(BaseSettings):
             raise ValueError(f"GATEWAY_GRPC_PORT must differ from GATEWAY_PORT ({self.gateway_port}); 0 turns gRPC off")
         if self.gateway_api_keys_file is not None and not self.gateway_api_keys_file.is_file():
             raise ValueError(f"GATEWAY_API_KEYS_FILE {self.gateway_api_keys_file} does not exist")
+        if self.gateway_admin_keys_file is not None and not self.gateway_admin_keys_file.is_file():
+            raise ValueError(f"GATEWAY_ADMIN_KEYS_FILE {self.gateway_admin_keys_file} does not exist")
+        if set(self.admin_keys()) & set(self.api_keys()):
+            raise ValueError("an admin key must not also be an API key: give the admin API keys of its own")
+        if self.gateway_profile == "production" and any(len(k) < 16 for k in self.admin_keys()):
+            raise ValueError("admin keys must be at least 16 characters in the production profile")
         if self.gateway_profile == "local":
             if not is_loopback(self.gateway_host):
                 raise ValueError("the local profile binds to loopback only; set GATEWAY_PROFILE=production "

@@ -191,19 +191,21 @@ def metric(text: str, name: str, **labels: str) -> float:
 CLIENTS = 6
 
 
+OUTAGE_BUDGET_S, OUTAGE_MARGIN_S = 2.0, 1.5  # the gateway's default budget; a loaded CI machine's slack
+
+
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(("coalescing", "most_failures"), [("1", BRIEF_BATCH), ("32", CLIENTS)],
-                         ids=["one-request-per-call", "coalesced"])
-def test_worker_killed_under_load_fails_only_its_batch_with_503_and_recovers(
-    small_store: Path, own_server: ModelServerSettings, tmp_path: Path, coalescing: str, most_failures: int,
+@pytest.mark.parametrize("coalescing", ["1", "32"], ids=["one-request-per-call", "coalesced"])
+def test_worker_killed_under_load_fails_within_the_outage_budget_with_503_and_recovers(
+    small_store: Path, own_server: ModelServerSettings, tmp_path: Path, coalescing: str,
 ) -> None:
     """SIGKILL the model's worker while six clients keep it busy.
 
     Seen with TorchServe 0.12.0: it answers the batch the dying worker held with 507 "Worker died." (not a 500),
-    restarts the worker within a few seconds, and the requests still in its queue wait for the new worker. The
-    gateway maps 507 to 503 with Retry-After (the model cannot answer now; a retry will) and counts it.
-    Without coalescing the batch holds at most BRIEF_BATCH client requests; coalesced, its envelopes may carry
-    every client's request in flight, and those are the ones that fail."""
+    restarts the worker within a few seconds, and holds the requests in its queue until then. The gateway's outage
+    gate (serving/gateway/core/lifecycle/outage.py) turns that into a bounded outage: no request waits more than the
+    budget (2 s) after the kill, and those that cannot be answered by then get 503 with Retry-After. The lifecycle
+    tests (tests/integration/test_lifecycle.py) kill every worker too."""
     with gateway_process(small_store, own_server, tmp_path / "gw.log", GATEWAY_BATCH_MAX_ITEMS=coalescing) as (url, _):
         stop = threading.Event()
         with ThreadPoolExecutor(1) as pool:
@@ -227,14 +229,12 @@ def test_worker_killed_under_load_fails_only_its_batch_with_503_and_recovers(
     assert recovered < 30, "the model was not served again within 30 s"
     assert worker_pid(own_server, "brief") != victim
     failed = [call for call in calls if call.status != 200]
-    assert failed, "no request was in flight when the worker died"
     outcomes = {(call.status, call.retry_after, call.error) for call in failed}
-    assert outcomes == {(503, "1", "model 'brief' is out of resources: Worker died.")}, outcomes
-    # only the batch on the worker fails; requests sent after the kill, or queued behind the batch, succeed
-    assert len(failed) <= most_failures
-    assert all(call.sent < killed < call.answered for call in failed)
+    assert outcomes <= {(503, "1", "model 'brief' has no live worker (it did not come back within the outage "
+                                   "budget of 2 s); retry shortly")}, outcomes
+    waits = [call.answered - max(call.sent, killed) for call in calls if call.answered > killed]
+    assert max(waits) <= OUTAGE_BUDGET_S + OUTAGE_MARGIN_S, f"a request waited {max(waits):.2f} s after the kill"
     assert any(call.status == 200 and call.sent > killed for call in calls)
-    assert max(call.answered - call.sent for call in calls) < 30
     # the gateway counts every failure, by model and reason
     upstream_failures = sum(metric(metrics, "gateway_upstream_errors_total", model="brief", reason=reason)
                             for reason in ("bad_status", "unavailable", "timeout"))

@@ -10,6 +10,9 @@ from starlette.types import Receive
 
 from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.lifecycle.deadline import REQUEST_TIMEOUT_HEADER, deadline_from
+from serving.gateway.core.lifecycle.policy import TRAFFIC_KEY_HEADER
+from serving.gateway.core.lifecycle.runtime import VERSION_HEADER
 from serving.gateway.frontends.body import receive_body
 from serving.gateway.frontends.dependencies import Plane, require_key
 from serving.gateway.frontends.rest_errors import ROUTE_ERRORS
@@ -26,9 +29,9 @@ def router(catalog: Catalog) -> APIRouter:
 
     @api.get("/models", summary="Every served model with its kind, version and readiness", dependencies=guarded)
     async def list_models(plane: Plane) -> list[dict[str, Any]]:
-        ready = await asyncio.gather(*(plane.upstream.ready(m.name) for m in plane.catalog))
-        return [{"name": m.name, "kind": m.kind, "version": m.version, "ready": r}
-                for m, r in zip(plane.catalog, ready, strict=True)]
+        ready = await asyncio.gather(*(plane.lifecycle.ready(m.name, plane.upstream.ready) for m in plane.catalog))
+        return [{"name": m.name, "kind": m.kind, "version": m.version, "versions": plane.catalog.versions(m.name),
+                 "ready": r} for m, r in zip(plane.catalog, ready, strict=True)]
 
     @api.get("/models/{name}", summary="A model's signature, metrics, model card and example v1 and v2 requests",
              dependencies=guarded)
@@ -36,16 +39,18 @@ def router(catalog: Catalog) -> APIRouter:
         entry = plane.catalog.get(name)
         signature = {k: v for k, v in entry.signature.items() if k not in ("example", "vocab")}
         return {"name": entry.name, "kind": entry.kind, "version": entry.version,
-                "streams": entry.model_kind.streams, "signature": signature,
+                "versions": plane.catalog.versions(entry.name), "streams": entry.model_kind.streams,
+                "signature": signature,
                 "metrics": entry.metrics, "model_card": entry.card, "example_request": entry.example(),
                 "example_infer_request": entry.model_kind.example_infer(entry.signature),
-                "ready": await plane.upstream.ready(entry.name)}
+                "ready": await plane.lifecycle.ready(entry.name, plane.upstream.ready)}
 
     @api.post("/models/{name}/predict", summary="Predict with a model (JSON shaped for its kind)",
               openapi_extra=_predict_docs(catalog), response_class=Response)
     async def predict(name: str, request: Request, plane: Plane) -> Response:
         # Normally answered before routing, on the lean path (serving/gateway/frontends/lean.py).
-        return await answer_predict(plane, request.path_params, request.headers, request.receive)
+        params = {**request.path_params, **({"version": v} if (v := request.query_params.get("version")) else {})}
+        return await answer_predict(plane, params, request.headers, request.receive)
 
     return api
 
@@ -54,13 +59,16 @@ async def answer_predict(plane: DataPlane, params: dict[str, str], headers: Head
     """POST /v1/models/{name}/predict: key, model and media type first, then the body, untouched, to the data
     plane."""
     content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    entry = plane.admit(headers.get("authorization"), params["name"], None, content_type)
+    deadline = deadline_from(headers.get(REQUEST_TIMEOUT_HEADER))
+    version = params.get("version") or headers.get(VERSION_HEADER)  # ?version=1.1 or X-Model-Version: 1.1
+    entry = plane.admit(headers.get("authorization"), params["name"], version, content_type,
+                        headers.get(TRAFFIC_KEY_HEADER))
     body = await receive_body(receive, headers.get("content-length"), plane.settings.gateway_max_body_bytes)
     fields = stream_asked(body, content_type)
     if fields is not None:
         return await stream_response(plane, entry, fields, current_request_id())
-    result = await plane.predict(entry, body, content_type, headers.get("accept"), current_request_id())
-    return Response(result.body, media_type=result.content_type)
+    result = await plane.predict(entry, body, content_type, headers.get("accept"), current_request_id(), deadline)
+    return Response(result.body, media_type=result.content_type, headers={"X-Model-Version": result.version})
 
 
 def _predict_docs(catalog: Catalog) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from serving.gateway.core.admission import Admission, ApiKeys
-from serving.gateway.core.catalog import ModelEntry
+from serving.gateway.core.catalog import Catalog, ModelEntry
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import Overloaded, UpstreamError
 from serving.gateway.core.upstream import UpstreamResponse
@@ -24,6 +24,7 @@ from serving.gateway.streaming.engine import GenerationRequest, TextStream
 from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
 from serving.gateway.streaming.metrics import StreamMetrics
 from serving.gateway.streaming.sse import EventStreamResponse
+from tests.unit.gateway.lifecycles import plain_lifecycle
 
 ENTRY = ModelEntry("m", "text-generation", "1", {"max_new_tokens": 100}, {}, "")
 
@@ -50,7 +51,9 @@ def _state(model: ScriptedModel, tmp_path: Path, max_streams: int = 4, idle: flo
     hub = StreamHub(StreamLimits(max_streams, idle, 8, 64, 16), StreamSlots(max_streams),
                     StreamMetrics(metrics.registry, metrics.model_label))
     settings = GatewaySettings(_env_file=None, gateway_model_store=tmp_path)
-    return DataPlane(settings, None, None, ApiKeys(()), Admission(16), metrics, model, hub)  # type: ignore[arg-type]
+    catalog = Catalog([ENTRY])
+    return DataPlane(settings, catalog, None, ApiKeys(()), Admission(16), metrics, model,  # type: ignore[arg-type]
+                     plain_lifecycle(catalog, metrics), hub)
 
 
 def _sample(state: DataPlane, name: str, **labels: str) -> float:

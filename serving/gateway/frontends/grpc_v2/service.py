@@ -46,7 +46,7 @@ class InferenceService:
         entry = self.plane.catalog.get(request.name, request.version or None)
         inputs, outputs = entry.contract
         return pb.ModelMetadataResponse(
-            name=entry.name, versions=[entry.version], platform="pytorch_torchscript",
+            name=entry.name, versions=self.plane.catalog.versions(entry.name), platform="pytorch_torchscript",
             inputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
                     for t in inputs],
             outputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
@@ -54,12 +54,15 @@ class InferenceService:
 
     async def model_infer(self, message: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
         # The key was checked by the Guard; the model is looked up before the inputs, so a wrong name is NOT_FOUND.
-        entry = self.plane.catalog.get(message.model_name, message.model_version or None)
+        # The version asked for, or the traffic policy's (no traffic key over gRPC yet: a random draw).
+        entry = self.plane.lifecycle.pick(message.model_name, message.model_version or None, None)
         request = convert.infer_request(message)
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
         try:
-            # The client's deadline bounds the wait for TorchServe too: past it nobody reads the answer.
-            async with asyncio.timeout(context.time_remaining()):
-                outputs = await self.plane.infer(entry, request, current_request_id())
+            # The client's deadline bounds the wait for TorchServe too (and an outage's: core/lifecycle/outage.py).
+            async with asyncio.timeout(remaining):
+                outputs = await self.plane.infer(entry, request, current_request_id(), deadline)
         except TimeoutError:
             raise UpstreamTimeout(f"model {entry.name!r} did not answer within the call's deadline") from None
         return convert.infer_response(entry.name, entry.version, request, outputs)
