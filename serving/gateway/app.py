@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serving.gateway import errors, routes_health, routes_v1, routes_v2
+from serving.gateway import errors, playground, routes_explain, routes_health, routes_v1, routes_v2
 from serving.gateway.batching import Coalescer
 from serving.gateway.catalog import Catalog
 from serving.gateway.fastpath import PREDICT_PATH, FastPredict, predict_name
@@ -69,12 +69,15 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
             await upstream.aclose()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
-                  description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.")
+                  description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.",
+                  docs_url=None, redoc_url=None)  # FastAPI's docs load from a CDN; playground serves /docs
     errors.install(app)
     app.include_router(routes_health.router())
     v1 = routes_v1.router(catalog)
     app.include_router(v1)
     app.include_router(routes_v2.router(catalog))
+    app.include_router(routes_explain.router(catalog))
+    playground.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     predict_route = next(r for r in v1.routes if getattr(r, "path", None) == PREDICT_PATH)

@@ -79,6 +79,23 @@ class TorchServeClient:
         kind = answer.headers.get("content-type", "application/json")
         return result_of(model, answer.status, answer.body, kind, time.perf_counter() - started)
 
+    async def explain(self, model: str, body: bytes, request_id: str | None) -> UpstreamResponse:
+        """POST /explanations/{model}: TorchServe's explanations API, which runs the handler's explanation path
+        (handlers/explaining.py) instead of its prediction. JSON in, JSON out; never coalesced."""
+        headers = {"Content-Type": "application/json", **({"X-Request-ID": request_id} if request_id else {})}
+        started = time.perf_counter()
+        try:
+            answer = await self._with_token(self._inference, "POST", f"/explanations/{model}", headers, body,
+                                            self._timeout_s, TokenKeys.inference_headers)
+        except TimeoutError:
+            raise UpstreamTimeout.of(model) from None
+        except OSError:
+            raise UpstreamUnavailable("the model server is unavailable") from None
+        except ProtocolError as error:
+            raise UpstreamError(f"model {model!r}: {error}") from None
+        kind = answer.headers.get("content-type", "application/json")
+        return result_of(model, answer.status, answer.body, kind, time.perf_counter() - started)
+
     async def ready(self, model: str) -> bool:
         """Whether the model has at least one READY worker."""
         if self._management is None:
