@@ -17,20 +17,23 @@ function modelPanel(model) {
   const submit = el("button", { type: "submit", text: "Generate" });
   const form = el("form", {}, el("label", { for: promptId, text: "Prompt" }), prompt,
     el("div", { class: "controls" }, temperatureLabel, temperature, seedLabel, seed, lengthLabel, length, submit));
-  const output = el("pre", { class: "text", "aria-live": "polite", "data-state": "idle" });
+  const shownPrompt = el("span", { class: "muted" });
+  const generated = el("span", { class: "generated" });
+  const output = el("pre", { class: "text", "aria-live": "polite", "data-state": "idle" }, shownPrompt, generated);
   const call = outcome();
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError(call.error);
-    output.textContent = "";
+    shownPrompt.textContent = prompt.value;
+    generated.textContent = "";
     output.dataset.state = "busy";
     submit.disabled = true;
     const timing = {};
     try {
       const body = { prompt: prompt.value, temperature: Number(temperature.value), seed: Number(seed.value),
         max_new_tokens: Number(length.value) };
-      for await (const chunk of textChunks(model.name, body, timing)) output.textContent += chunk;
+      for await (const chunk of textChunks(model.name, body, timing)) generated.textContent += chunk;
       call.timing.textContent = `latency: ${timing.ms.toFixed(1)} ms`;
       output.dataset.state = "done";
     } catch (error) {
