@@ -49,7 +49,11 @@ def page(browser: Any, gateway: str) -> Any:
     """The playground, opened and given the session's API key through its form."""
     from selenium.webdriver.common.by import By
 
+    # The dark palette, as on a system set to dark mode (headless Chromium prefers light by default).
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                            {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
     browser.get(f"{gateway}/")
+    assert browser.execute_script("return matchMedia('(prefers-color-scheme: dark)').matches") is True
     key = browser.find_element(By.ID, "api-key")
     key.send_keys(KEY)
     browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()

@@ -82,8 +82,10 @@ async function classify(card, image, drawing, box) {
   showError(card.call.error);
   const labels = card.model.signature.labels;
   try {
-    const [prediction, explanation] = await Promise.all([
-      predict(card.model.name, { image }), explain(card.model.name, { image, steps: STEPS })]);
+    // One after the other: on a model's one worker, an explanation beside the prediction would inflate the
+    // prediction's latency.
+    const prediction = await predict(card.model.name, { image });
+    const explanation = await explain(card.model.name, { image, steps: STEPS });
     card.label.textContent = `reads ${prediction.data.label}`;
     card.probabilities.replaceChildren(bars(labels, prediction.data.probabilities,
       { highlight: labels.indexOf(prediction.data.label) }));

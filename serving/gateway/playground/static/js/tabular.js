@@ -35,8 +35,8 @@ function modelPanel(model) {
     const asked = target && target.value ? { target: target.value } : {};
     submit.disabled = true;
     try {
-      const [prediction, explanation] = await Promise.all([
-        predict(model.name, { features }), explain(model.name, { features, ...asked })]);
+      const prediction = await predict(model.name, { features });
+      const explanation = await explain(model.name, { features, ...asked });
       if (labels) {
         answer.textContent = prediction.data.label;
         probabilities.replaceChildren(bars(labels, prediction.data.probabilities,
