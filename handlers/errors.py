@@ -18,4 +18,4 @@ class PayloadTooLarge(InvalidInput):
 
 
 REASONS = {400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 415: "Unsupported Media Type",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 501: "Not Implemented"}

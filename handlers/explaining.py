@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from captum.attr import IntegratedGradients
 
 from handlers.checks import integer
 from handlers.errors import InvalidInput
@@ -65,6 +64,10 @@ def integrated_gradients(model: Any, inputs: torch.Tensor, baselines: torch.Tens
         answer: torch.Tensor = model(x)
         return answer.reshape(len(x), -1)  # a regressor's [B] becomes [B, 1]: one output to explain
 
+    try:  # imported here, so that predictions run in a TorchServe without Captum
+        from captum.attr import IntegratedGradients
+    except ImportError:
+        raise InvalidInput("explanations need Captum in the model server (pip install captum)", 501) from None
     # The explanation needs gradients, so it runs outside the inference mode that predictions use.
     with torch.inference_mode(False), torch.enable_grad():
         inputs, baselines = inputs.clone().requires_grad_(), baselines.clone()

@@ -8,6 +8,7 @@ TOLERANCE, and the answer's own `convergence_delta` must say exactly what is lef
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,12 @@ def test_kinds_without_explanations_refuse_with_404(models: Path, kind: str, han
                                                     body: dict[str, Any]) -> None:
     worker, _ = _worker(models, kind, handler)
     assert _explain(worker, body).error(404) == f"{kind} models have no explanations"
+
+
+def test_without_captum_predictions_still_work_and_explanations_say_why(
+        classifier: tuple[tiny.Worker, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "captum.attr", None)  # `from captum.attr import …` now raises ImportError
+    worker, _ = classifier
+    assert set(worker.send(tiny.json_request({"features": [1, 2, 3]}))[0].json()) == {"label", "probabilities"}
+    assert _explain(worker, {"features": [1, 2, 3]}).error(501) == (
+        "explanations need Captum in the model server (pip install captum)")
