@@ -282,9 +282,17 @@ def test_the_docs_render_offline(browser: Any, gateway: str, screenshots: Path) 
 
 
 def test_neither_page_asks_any_other_origin(browser: Any, gateway: str) -> None:
-    """Everything the browser asked for while the tests above ran (the playground's panels and /docs): all from
-    the gateway, or data: URLs the page made itself. chrome:// are the browser's own pages, not the page's."""
+    """Everything the browser asked for while the tests above ran (every panel used, and /docs), and for both
+    pages loaded once more here: all from the gateway, or data: URLs the page made itself. chrome:// are the
+    browser's own pages (its new-tab page), not the page's."""
+    from selenium.webdriver.common.by import By
+
     seen = requested_urls(browser)
+    browser.get(f"{gateway}/")
+    wait(browser, lambda: browser.find_element(By.ID, "status").text not in ("", "Loading the models…"))
+    browser.get(f"{gateway}/docs")
+    wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".opblock")) > 0)
+    seen += requested_urls(browser)
     ours = urlsplit(gateway)
     assert any(u.startswith(f"{gateway}/playground/static/js/") for u in seen)
     assert any(u.startswith(f"{gateway}/playground/static/vendor/swagger-ui/") for u in seen)
