@@ -78,7 +78,7 @@ function resultCard(model) {
   return { node, label, probabilities, heat, delta, call, model };
 }
 
-async function classify(card, image, drawing, box) {
+async function classify(card, image, drawing, box, current) {
   showError(card.call.error);
   const labels = card.model.signature.labels;
   try {
@@ -86,6 +86,7 @@ async function classify(card, image, drawing, box) {
     // prediction's latency.
     const prediction = await predict(card.model.name, { image });
     const explanation = await explain(card.model.name, { image, steps: STEPS });
+    if (!current()) return; // a newer stroke's reading is under way: this one is out of date
     card.label.textContent = `reads ${prediction.data.label}`;
     card.probabilities.replaceChildren(bars(labels, prediction.data.probabilities,
       { highlight: labels.indexOf(prediction.data.label) }));
@@ -123,7 +124,7 @@ export function build(models) {
     const mine = generation;
     results.dataset.state = "busy";
     const image = crop(drawing, box);
-    await Promise.all(cards.map((card) => classify(card, image, drawing, box)));
+    await Promise.all(cards.map((card) => classify(card, image, drawing, box, () => mine === generation)));
     if (mine === generation) results.dataset.state = "done";
   }
 
