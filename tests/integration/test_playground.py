@@ -218,6 +218,25 @@ def test_generated_text_appears(page: Any, gateway: str, screenshots: Path) -> N
     shoot(page, panel, screenshots, "text")
 
 
+def test_model_cards_render_markdown_but_never_html(page: Any) -> None:
+    """A card is markdown from training time; HTML in it must come out as text, with nothing to run or load."""
+    card = ("# Model card: evil\n\n<img src=x onerror=\"document.title='pwned'\"> **bold** `code`\n\n"
+            "- item <script>document.title='pwned'</script>\n\n| a | b |\n|---|---|\n| <b>x</b> | 2 |\n")
+    rendered = page.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "import('/playground/static/js/card.js').then(({ renderCard }) => {"
+        "  const box = document.createElement('div'); box.append(renderCard(arguments[0]));"
+        "  document.body.append(box);"
+        "  const found = { tags: [...box.querySelectorAll('*')].map((e) => e.tagName.toLowerCase()),"
+        "                  text: box.textContent };"
+        "  box.remove(); done(found); });", card)
+    assert sorted(set(rendered["tags"])) == ["code", "h3", "li", "p", "strong", "table", "tbody", "td", "th",
+                                              "thead", "tr", "ul"]
+    assert "<img src=x onerror=" in rendered["text"]
+    assert "<script>document.title='pwned'</script>" in rendered["text"]
+    assert page.title == "torchserve-stack playground"
+
+
 def test_the_pages_cartpole_follows_gymnasium_exactly(page: Any) -> None:
     """The page's physics against gymnasium's own CartPole-v1 from the same state and the same actions."""
     import gymnasium
