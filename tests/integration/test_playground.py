@@ -218,6 +218,23 @@ def test_generated_text_appears(page: Any, gateway: str, screenshots: Path) -> N
     shoot(page, panel, screenshots, "text")
 
 
+def test_every_control_has_a_label_and_the_keyboard_reaches_it(page: Any) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    unlabelled = page.execute_script(
+        "return [...document.querySelectorAll('input, select, textarea, button, canvas')].filter((e) =>"
+        " !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())"
+        ".map((e) => e.outerHTML.slice(0, 80));")
+    assert unlabelled == []
+    page.execute_script("document.getElementById('api-key').focus();")
+    focused = []
+    for _ in range(4):  # from the key field on: its two buttons, then into the first panel
+        ActionChains(page).send_keys(Keys.TAB).perform()
+        focused.append(page.switch_to.active_element.get_attribute("id") or page.switch_to.active_element.text)
+    assert focused == ["Use key", "forget-key", "digit-canvas", "Read it"]
+
+
 def test_model_cards_render_markdown_but_never_html(page: Any) -> None:
     """A card is markdown from training time; HTML in it must come out as text, with nothing to run or load."""
     card = ("# Model card: evil\n\n<img src=x onerror=\"document.title='pwned'\"> **bold** `code`\n\n"
