@@ -154,9 +154,11 @@ def test_the_tabular_form_shows_the_answer_and_attributions(page: Any, gateway: 
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(page, lambda: form.get_attribute("data-state") == "done")
     panel = page.find_element(By.ID, "panel-mlp_classifier")
+    features = [float(i.get_attribute("value")) for i in form.find_elements(By.CSS_SELECTOR, "input")]
     with api(gateway) as client:
         example = client.get("/v1/models/mlp_classifier").json()["example_request"]["features"]
-        features = [13.5, *example[1:]]
+        assert features[0] == 13.5
+        assert features[1:] == pytest.approx(example[1:], rel=1e-5)  # the example row, as the form shows it
         expected = client.post("/v1/models/mlp_classifier/predict", json={"features": features}).json()
         explained = client.post("/v1/models/mlp_classifier/explain", json={"features": features}).json()
     assert panel.find_element(By.CSS_SELECTOR, ".answer").text == expected["label"]
@@ -169,9 +171,9 @@ def test_the_tabular_form_shows_the_answer_and_attributions(page: Any, gateway: 
     regression = page.find_element(By.CSS_SELECTOR, "form.tabular[data-model=linear_regression]")
     regression.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(page, lambda: regression.get_attribute("data-state") == "done")
+    shown = [float(i.get_attribute("value")) for i in regression.find_elements(By.CSS_SELECTOR, "input")]
     with api(gateway) as client:
-        body = client.get("/v1/models/linear_regression").json()["example_request"]
-        prediction = client.post("/v1/models/linear_regression/predict", json=body).json()["prediction"]
+        prediction = client.post("/v1/models/linear_regression/predict", json={"features": shown}).json()["prediction"]
     answer = page.find_element(By.CSS_SELECTOR, "#panel-linear_regression .answer").text
     assert answer == f"prediction {prediction:.3f}"
 

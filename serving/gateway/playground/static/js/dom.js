@@ -28,15 +28,18 @@ export function field(labelText, attributes) {
   return [el("label", { for: id, text: labelText }), el("input", { ...attributes, id })];
 }
 
-/** Horizontal bars (label, bar, value) for probabilities or signed attributions. */
+/** Horizontal bars (label, bar, value) for probabilities; with `signed`, diverging from a centre line
+ * (attributions: positive to the right, negative to the left), scaled to the largest magnitude. */
 export function bars(labels, values, { highlight = -1, format = (v) => v.toFixed(3), signed = false } = {}) {
   const scale = signed ? Math.max(...values.map((v) => Math.abs(v)), 1e-12) : 1;
-  const grid = el("div", { class: "bars" });
+  const grid = el("div", { class: signed ? "bars signed" : "bars" });
   values.forEach((value, i) => {
     const bar = el("div", { class: value < 0 ? "bar negative" : "bar", role: "img",
       "aria-label": `${labels[i]}: ${format(value)}` });
-    bar.style.width = `${Math.min(100, (100 * Math.abs(value)) / scale)}%`;
-    grid.append(el("span", { class: i === highlight ? "top" : undefined, text: labels[i] }), bar,
+    const share = Math.min(1, Math.abs(value) / scale);
+    bar.style.width = `${(signed ? 50 : 100) * share}%`;
+    const cell = signed ? el("div", { class: "track" }, bar) : bar;
+    grid.append(el("span", { class: i === highlight ? "top" : undefined, text: labels[i] }), cell,
       el("span", { class: "value", text: format(value) }));
   });
   return grid;

@@ -6,13 +6,16 @@ import { bars, el, outcome, panel, showError, uid } from "./dom.js";
 
 const format = (v) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(2) : v.toFixed(3));
 
+// The example rows are float32 values, shown to six significant digits; the page sends what the form shows.
+const shown = (v) => String(Number(v.toPrecision(6)));
+
 function modelPanel(model) {
   const example = model.example_request.features;
   const names = model.signature.feature_names || example.map((_, i) => `feature ${i}`);
   const labels = model.signature.labels;
   const section = panel(`panel-${model.name}`, model.name, [model]);
   const inputs = names.map((name, i) => el("input", { type: "number", step: "any", required: true,
-    id: uid(`${model.name}-feature`), name: `f${i}`, value: example[i] }));
+    id: uid(`${model.name}-feature`), name: `f${i}`, value: shown(example[i]) }));
   const grid = el("div", { class: "form-grid" },
     inputs.map((input, i) => el("label", { for: input.id }, names[i], input)));
   const target = labels && el("select", { id: uid("target") },
@@ -27,7 +30,7 @@ function modelPanel(model) {
   const delta = el("p", { class: "muted delta" });
   const call = outcome();
 
-  reset.addEventListener("click", () => inputs.forEach((input, i) => { input.value = example[i]; }));
+  reset.addEventListener("click", () => inputs.forEach((input, i) => { input.value = shown(example[i]); }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError(call.error);
