@@ -8,7 +8,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from serving.gateway.app import create_app
-from serving.gateway.catalog import Catalog
+from serving.gateway.core.catalog import Catalog
+from serving.gateway.core.kinds import UnknownKind
 from serving.gateway.observability import configure_logging
 from serving.gateway.settings import GatewaySettings, get_settings
 from serving.modelserver import InvalidSetup, ModelServerError, start, stop
@@ -34,7 +35,7 @@ def main() -> int:
         model_server = get_model_server_settings()
         configure_logging(settings.gateway_log_level)
         app = create_app(settings, model_server)
-    except (ValidationError, FileNotFoundError) as error:
+    except (ValidationError, FileNotFoundError, UnknownKind) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     try:

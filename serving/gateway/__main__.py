@@ -7,6 +7,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from serving.gateway.app import create_app
+from serving.gateway.core.kinds import UnknownKind
 from serving.gateway.observability import configure_logging
 from serving.gateway.settings import get_settings
 
@@ -35,7 +36,7 @@ def main() -> int:
         print(f"error: invalid gateway settings: {where + ': ' if where else ''}"
               f"{str(first['msg']).removeprefix('Value error, ')}", file=sys.stderr)
         return 2
-    except FileNotFoundError as error:
+    except (FileNotFoundError, UnknownKind) as error:  # no model store, or an archive of a kind not served
         print(f"error: {error}", file=sys.stderr)
         return 2
     tune_gc()

@@ -8,7 +8,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from serving.gateway.http1 import Origin
+from serving.gateway.core.http1 import Origin
 from serving.modelserver.settings import is_loopback
 
 MIB = 1024 * 1024

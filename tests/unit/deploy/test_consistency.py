@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.routing import APIRoute
 
-from serving.gateway import routes_health
+from serving.gateway.frontends import health
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver.cli import build_parser
 from serving.modelserver.settings import ModelServerSettings
@@ -21,7 +21,7 @@ OVERLAYS = ("overlays/cpu", "overlays/gpu")
 
 
 def health_paths() -> set[str]:
-    return {route.path for route in routes_health.router().routes if isinstance(route, APIRoute)}
+    return {route.path for route in health.router().routes if isinstance(route, APIRoute)}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

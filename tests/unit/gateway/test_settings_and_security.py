@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from serving.gateway.errors import Overloaded, Unauthorized
-from serving.gateway.security import Admission, ApiKeys
+from serving.gateway.core.admission import Admission, ApiKeys
+from serving.gateway.core.errors import Overloaded, Unauthorized
 from serving.gateway.settings import GatewaySettings
 
 GOOD_KEY = "k" * 20
