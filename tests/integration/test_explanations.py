@@ -52,9 +52,9 @@ def test_a_requested_class_is_explained(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("name", "body", "status", "message"), [
     ("char_rnn", {"prompt": "a"}, 404, "model 'char_rnn' is a text-generation model; explanations are served for "
-                                       "image-classification, tabular-classification, regression models"),
+                                       "image-classification, regression, tabular-classification models"),
     ("dqn_cartpole", {"observation": [0, 0, 0, 0]}, 404, "model 'dqn_cartpole' is a policy model; explanations are "
-     "served for image-classification, tabular-classification, regression models"),
+     "served for image-classification, regression, tabular-classification models"),
     ("nope", {"features": [1]}, 404, "model 'nope' not found"),
     ("mlp_classifier", {"features": [1] * 13, "steps": 1000}, 400, "'steps' must be between 1 and 256, got 1000"),
     ("mlp_classifier", {"features": [[1] * 13] * 17}, 400, "an explanation takes at most 16 rows, got 17"),
