@@ -18,6 +18,7 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WAIT_S = 60
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1280,1600")
@@ -60,3 +61,37 @@ def requested_urls(driver: Any) -> list[str]:
         if message["method"] == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
     return urls
+
+
+def wait(driver: Any, condition: Any, timeout: float = WAIT_S) -> None:
+    """Until `condition()` holds, or fail after `timeout` seconds."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(lambda _: condition())
+
+
+def state_of(driver: Any, selector: str) -> str | None:
+    """The `data-state` of the first element `selector` matches (the page's panels set it as calls finish)."""
+    from selenium.webdriver.common.by import By
+
+    value: str | None = driver.find_element(By.CSS_SELECTOR, selector).get_attribute("data-state")
+    return value
+
+
+def shoot(driver: Any, element: Any, folder: Path, name: str) -> None:
+    """A screenshot of `element`, scrolled into view, as `folder/name.png`."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", element)
+    element.screenshot(str(folder / f"{name}.png"))
+
+
+def draw(driver: Any, canvas: Any, strokes: list[tuple[tuple[int, int], tuple[int, int]]]) -> None:
+    """Each stroke as pointer down, eight moves, pointer up, in the canvas's pixel coordinates."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    scale = canvas.size["width"] / 224
+    for (x0, y0), (x1, y1) in strokes:
+        chain = ActionChains(driver, duration=0)
+        chain.move_to_element_with_offset(canvas, (x0 - 112) * scale, (y0 - 112) * scale).click_and_hold()
+        for _ in range(8):
+            chain.move_by_offset((x1 - x0) * scale / 8, (y1 - y0) * scale / 8)
+        chain.release().perform()

@@ -1,99 +1,23 @@
-"""The playground in a real browser (Debian's headless Chromium, tests/browser.py) against the session's gateway:
-each panel is used as a person would, and what it shows is checked against the API's own answers.
-
-PLAYGROUND_SCREENSHOTS=docs/images/playground makes the run save the screenshots docs/playground.md shows."""
+"""The playground's panels in a real browser: each used as a person would, and what it shows checked against the
+API's own answers."""
 
 from __future__ import annotations
 
 import base64
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from tests.browser import chromium, requested_urls, require_browser
-from tests.integration.conftest import KEY
+from tests.browser import draw, shoot, state_of, wait
+from tests.integration.playground.conftest import api
 
-WAIT_S = 60
 # Strokes in the drawing canvas's own pixels (224 x 224), as a person draws them.
 DIGIT_STROKES = {
     "7": [((60, 50), (165, 50)), ((165, 50), (95, 185))],
     "4": [((130, 40), (60, 130)), ((60, 130), (165, 130)), ((130, 40), (130, 190))],
 }
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the screenshots go: the docs' folder when asked for, else a temporary one."""
-    folder = Path(os.environ.get("PLAYGROUND_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One headless Chromium for the module, with a fresh profile."""
-    require_browser()
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        requested_urls(driver)  # drop what the browser asked for on its own before the first page
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def page(browser: Any, gateway: str) -> Any:
-    """The playground, opened and given the session's API key through its form."""
-    from selenium.webdriver.common.by import By
-
-    # The dark palette, as on a system set to dark mode (headless Chromium prefers light by default).
-    browser.execute_cdp_cmd("Emulation.setEmulatedMedia",
-                            {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
-    browser.get(f"{gateway}/")
-    assert browser.execute_script("return matchMedia('(prefers-color-scheme: dark)').matches") is True
-    key = browser.find_element(By.ID, "api-key")
-    key.send_keys(KEY)
-    browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
-    wait(browser, lambda: browser.execute_script("return document.body.dataset.loaded") == "true")
-    return browser
-
-
-def wait(driver: Any, condition: Any, timeout: float = WAIT_S) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, timeout).until(lambda _: condition())
-
-
-def state_of(driver: Any, selector: str) -> str | None:
-    from selenium.webdriver.common.by import By
-
-    value: str | None = driver.find_element(By.CSS_SELECTOR, selector).get_attribute("data-state")
-    return value
-
-
-def shoot(driver: Any, element: Any, folder: Path, name: str) -> None:
-    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", element)
-    element.screenshot(str(folder / f"{name}.png"))
-
-
-def draw(driver: Any, canvas: Any, strokes: list[tuple[tuple[int, int], tuple[int, int]]]) -> None:
-    """Each stroke as pointer down, eight moves, pointer up, in the canvas's pixel coordinates."""
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    scale = canvas.size["width"] / 224
-    for (x0, y0), (x1, y1) in strokes:
-        chain = ActionChains(driver, duration=0)
-        chain.move_to_element_with_offset(canvas, (x0 - 112) * scale, (y0 - 112) * scale).click_and_hold()
-        for _ in range(8):
-            chain.move_by_offset((x1 - x0) * scale / 8, (y1 - y0) * scale / 8)
-        chain.release().perform()
-
-
-def api(gateway: str) -> httpx.Client:
-    return httpx.Client(base_url=gateway, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
 
 
 def test_the_page_lists_every_served_model(page: Any, gateway: str) -> None:
@@ -220,42 +144,6 @@ def test_generated_text_appears(page: Any, gateway: str, screenshots: Path) -> N
     shoot(page, panel, screenshots, "text")
 
 
-def test_every_control_has_a_label_and_the_keyboard_reaches_it(page: Any) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
-
-    unlabelled = page.execute_script(
-        "return [...document.querySelectorAll('input, select, textarea, button, canvas')].filter((e) =>"
-        " !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())"
-        ".map((e) => e.outerHTML.slice(0, 80));")
-    assert unlabelled == []
-    page.execute_script("document.getElementById('api-key').focus();")
-    focused = []
-    for _ in range(4):  # from the key field on: its two buttons, then into the first panel
-        ActionChains(page).send_keys(Keys.TAB).perform()
-        focused.append(page.switch_to.active_element.get_attribute("id") or page.switch_to.active_element.text)
-    assert focused == ["Use key", "forget-key", "digit-canvas", "Read it"]
-
-
-def test_model_cards_render_markdown_but_never_html(page: Any) -> None:
-    """A card is markdown from training time; HTML in it must come out as text, with nothing to run or load."""
-    card = ("# Model card: evil\n\n<img src=x onerror=\"document.title='pwned'\"> **bold** `code`\n\n"
-            "- item <script>document.title='pwned'</script>\n\n| a | b |\n|---|---|\n| <b>x</b> | 2 |\n")
-    rendered = page.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "import('/playground/static/js/card.js').then(({ renderCard }) => {"
-        "  const box = document.createElement('div'); box.append(renderCard(arguments[0]));"
-        "  document.body.append(box);"
-        "  const found = { tags: [...box.querySelectorAll('*')].map((e) => e.tagName.toLowerCase()),"
-        "                  text: box.textContent };"
-        "  box.remove(); done(found); });", card)
-    assert sorted(set(rendered["tags"])) == ["code", "h3", "li", "p", "strong", "table", "tbody", "td", "th",
-                                              "thead", "tr", "ul"]
-    assert "<img src=x onerror=" in rendered["text"]
-    assert "<script>document.title='pwned'</script>" in rendered["text"]
-    assert page.title == "torchserve-stack playground"
-
-
 def test_the_pages_cartpole_follows_gymnasium_exactly(page: Any) -> None:
     """The page's physics against gymnasium's own CartPole-v1 from the same state and the same actions."""
     import gymnasium
@@ -290,53 +178,3 @@ def test_the_dqn_balances_the_pole_in_the_page(page: Any, screenshots: Path) -> 
     assert float(readout.get_attribute("data-return")) >= 195
     assert panel.find_element(By.CSS_SELECTOR, ".call-error").text == ""
     shoot(page, panel, screenshots, "cartpole")
-
-
-def test_a_bad_key_shows_the_apis_401_message(page: Any, gateway: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    with api(gateway) as client:
-        answer = client.get("/v1/models", headers={"Authorization": "Bearer not-a-key"})
-    assert answer.status_code == 401
-    page.find_element(By.ID, "api-key").send_keys("not-a-key")
-    page.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
-    wait(page, lambda: page.find_element(By.ID, "status").text.startswith("401"))
-    assert page.find_element(By.ID, "status").text == f"401: {answer.json()['error']}"
-    assert page.find_element(By.ID, "panels").find_elements(By.CSS_SELECTOR, "section") == []
-    assert page.execute_script("return sessionStorage.getItem('torchserve-stack.api-key')") == "not-a-key"
-    assert page.execute_script("return localStorage.length") == 0
-
-
-def test_the_docs_render_offline(browser: Any, gateway: str, screenshots: Path) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.get(f"{gateway}/docs")
-    wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".opblock")) > 0)
-    with api(gateway) as client:
-        paths = client.get("/openapi.json").json()["paths"]
-    summaries = {e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
-    assert summaries == set(paths)
-    shoot(browser, browser.find_element(By.ID, "swagger-ui"), screenshots, "docs")
-
-
-def test_neither_page_asks_any_other_origin(browser: Any, gateway: str) -> None:
-    """Everything the browser asked for while the tests above ran (every panel used, and /docs), and for both
-    pages loaded once more here: all from the gateway, or data: URLs the page made itself. chrome:// are the
-    browser's own pages (its new-tab page), not the page's."""
-    from selenium.webdriver.common.by import By
-
-    seen = requested_urls(browser)
-    browser.get(f"{gateway}/")
-    wait(browser, lambda: browser.find_element(By.ID, "status").text not in ("", "Loading the models…"))
-    browser.get(f"{gateway}/docs")
-    wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".opblock")) > 0)
-    seen += requested_urls(browser)
-    ours = urlsplit(gateway)
-    assert any(u.startswith(f"{gateway}/playground/static/js/") for u in seen)
-    assert any(u.startswith(f"{gateway}/playground/static/vendor/swagger-ui/") for u in seen)
-    foreign = {u for u in seen if urlsplit(u).scheme not in ("data", "blob", "chrome")
-               and (urlsplit(u).scheme, urlsplit(u).netloc) != (ours.scheme, ours.netloc)}
-    assert foreign == set()
-    refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
-    assert refused == []  # nothing the pages do needs more than their policy allows
-
