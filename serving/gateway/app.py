@@ -1,7 +1,7 @@
 """The gateway application: the stack's only public entry point, in front of a private TorchServe.
 
 It composes the three parts: the core's data plane (serving/gateway/core/, built in the lifespan), the REST
-front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
+and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
 (serving/gateway/observability/: request id, metrics, access log) inside one 500 guard. The edge is built once:
 inference takes the lean path under it, everything else FastAPI's router.
 """
@@ -21,6 +21,7 @@ from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.upstream import TorchServeClient
 from serving.gateway.frontends import health, rest_errors, rest_v1, rest_v2
+from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.settings import GatewaySettings, get_settings
@@ -70,8 +71,11 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
                      Admission(settings.gateway_max_concurrency), metrics, batcher)
 
 
-def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None) -> FastAPI:
-    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses."""
+def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
+               serve_grpc: bool = False) -> FastAPI:
+    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses.
+    `serve_grpc`: the lifespan also starts the gRPC front-end on GATEWAY_GRPC_PORT over the same data plane (the
+    process entry points' choice; in-process test clients leave it off, so they bind no port)."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
     catalog = Catalog.from_store(settings.gateway_model_store)
@@ -81,6 +85,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         plane = build_plane(settings, model_server, catalog, metrics)
         app.state.plane = plane
+        grpc_server = await grpc_v2.start(plane) if serve_grpc else None
         if not plane.keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
                         settings.gateway_profile)
@@ -88,6 +93,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         try:
             yield
         finally:
+            await grpc_v2.stop(grpc_server)
             await plane.upstream.aclose()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
