@@ -79,15 +79,17 @@ def markdown(results: Results, peers: dict[str, list[PeerRun]], memory: dict[str
     out = ["## The stack against its peers", "",
            "Each peer serves the model's TorchScript file with its own idiomatic API (loadtests/peers/apps/), one "
            "worker or replica, one torch thread, in its own venv; the better of its plain and its batching mode "
-           "(tried first at 16 connections) is loaded. JSON peers get `{\"instances\": rows}` of the model's input "
-           "tensor, v2 peers the same tensor as an Open Inference Protocol v2 body; the stack gets its own v1 and "
+           "(each tried first for one run at 16 connections, or at the run's most where it has no 16) is loaded. "
+           "JSON peers get `{\"instances\": rows}` of the model's input tensor, v2 peers the same tensor as an "
+           "Open Inference Protocol v2 body; the stack gets its own v1 and "
            "v2 bodies (an image as a PNG). PSS is summed over every process of the server after its runs; ready is "
            "the time from its start to its first correct answer (the stack's: TorchServe with every archive of the "
            "store, then the gateway).", ""]
     for model, runs in peers.items():
         if runs:
             out += table(model, results[model], runs, memory[model], stack_ready_s)
-    out += ["### Targets (the peers issue)", "", *targets(results, peers), ""]
+    verdicts = targets(results, peers) or ["- none judged: the run had neither 16 nor 64 connections"]
+    out += ["### Targets (the peers issue)", "", *verdicts, ""]
     return "\n".join(out)
 
 

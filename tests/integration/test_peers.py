@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
@@ -41,7 +42,7 @@ def test_each_mode_answers_with_the_probabilities_of_the_model_in_process(name: 
         model_dir = artifacts_dir / model
         with processes.started(peer, compare.launch(peer, python, model_dir, mode, tmp_path)) as started:
             for route in peer.routes:
-                assert compare.check(started, route) == pytest.approx(compare.expected(route, model_dir), abs=1e-5)
+                assert np.allclose(compare.check(started, route), compare.expected(route, model_dir), atol=1e-5)
             bad = processes.answer(started, peer.routes[0], b'{"instances": "not a tensor"}')
             members = processes.tree(started.process.pid, started.roots)
             pss, count = processes.footprint(started)
@@ -60,7 +61,7 @@ def test_an_answer_off_by_more_than_the_export_tolerance_is_refused(artifacts_di
     truth = compare.expected(peer.routes[0], model_dir)
     moved = [[p + 1e-4 for p in row] for row in truth]
     with processes.started(peer, compare.launch(peer, Path(sys.executable), model_dir, "plain", tmp_path)) as started:
-        assert compare.check(started, peer.routes[0]) == pytest.approx(truth, abs=1e-5)
+        assert np.allclose(compare.check(started, peer.routes[0]), truth, atol=1e-5)
         monkeypatch.setattr(compare, "expected", lambda route, model_dir: moved)
         with pytest.raises(compare.PeerMismatch, match=r"^v1 of mlp_classifier: \[\[0\.0197"):
             compare.check(started, peer.routes[0])
