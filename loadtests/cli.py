@@ -212,7 +212,7 @@ def _verdict(outcome: locust_run.Outcome) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, check and carry out one command. SIGTERM and Ctrl-C stop it cleanly: the servers it started (TorchServe,
-    the gateway, LitServe) and Locust are stopped on the way out, never left running."""
+    the gateway, the peers) and Locust are stopped on the way out, never left running."""
     try:
         with signals_terminate(signal.SIGTERM, signal.SIGINT):
             return _command(argv)

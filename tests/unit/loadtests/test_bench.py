@@ -49,7 +49,7 @@ def test_in_process_serves_n_callers_as_one_batch(model_dir: Path) -> None:
 
 
 def test_in_process_model_runs_with_the_archive_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ceiling and LitServe get the model-config.yaml a TorchServe worker gets (its torch threads …)."""
+    """The in-process ceiling gets the model-config.yaml a TorchServe worker gets (its torch threads …)."""
     model_dir = tiny.build("tabular-classification", tmp_path)
     signature = json.loads((model_dir / "signature.json").read_text())
     signature["serving"]["torch_threads"] = 1
