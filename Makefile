@@ -59,7 +59,7 @@ SOAK_ARGS ?=
 soak: archive  ## 30 minutes of mixed load at 32 users; fails on any error or >10% memory growth
 	$(PY) -m loadtests soak $(SOAK_ARGS)
 
-bench: archive  ## in-process vs TorchServe vs gateway vs LitServe, with wrk; writes docs/benchmarks.md
+bench: archive  ## the stack (in-process, TorchServe, gateway v1 and v2) against its peers, with wrk; writes docs/benchmarks.md
 	$(PY) -m loadtests bench
 
 clean:
