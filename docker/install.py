@@ -33,7 +33,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow"),
     # `python -m serving.gateway`
     "gateway": ("fastapi", "uvicorn", "httpx", "httptools", "prometheus-client", "pydantic-settings", "psutil",
-                "numpy", "pillow"),
+                "numpy", "pillow", "grpcio", "grpcio-health-checking", "protobuf"),
     "loadtest": ("locust",),
     "builder": (),  # the project with every dependency: training, export and archiving
 }

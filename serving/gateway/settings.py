@@ -8,7 +8,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from serving.gateway.http1 import Origin
+from serving.gateway.core.http1 import Origin
 from serving.modelserver.settings import is_loopback
 
 MIB = 1024 * 1024
@@ -22,6 +22,8 @@ class GatewaySettings(BaseSettings):
     gateway_profile: Literal["local", "production"] = "local"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
+    # The Open Inference Protocol over gRPC, on the same host (8001 as in Triton); 0 turns it off.
+    gateway_grpc_port: int = Field(default=8001, ge=0, le=65535)
     # API keys: comma-separated here and/or one per line in a file (a mounted Kubernetes Secret).
     gateway_api_keys: SecretStr = SecretStr("")
     gateway_api_keys_file: Path | None = None
@@ -61,6 +63,8 @@ class GatewaySettings(BaseSettings):
                 Origin.parse(url)  # what the client will connect to
             except ValueError:
                 raise ValueError(f"GATEWAY_TORCHSERVE_URL must be an http(s) URL with a host, got {url!r}") from None
+        if self.gateway_grpc_port == self.gateway_port:
+            raise ValueError(f"GATEWAY_GRPC_PORT must differ from GATEWAY_PORT ({self.gateway_port}); 0 turns gRPC off")
         if self.gateway_api_keys_file is not None and not self.gateway_api_keys_file.is_file():
             raise ValueError(f"GATEWAY_API_KEYS_FILE {self.gateway_api_keys_file} does not exist")
         if self.gateway_profile == "local":

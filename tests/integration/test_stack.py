@@ -3,7 +3,9 @@ sent to its process group, as a terminal, a supervisor or a container runtime se
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,9 +40,9 @@ def test_stack_serves_prints_curls_and_a_signal_to_its_group_stops_everything(
     store.mkdir()
     shutil.copy(model_store / "linear_regression.mar", store)
     model_server = settings_for(store, tmp_path / "ts")
-    port = free_ports(1)[0]
+    port, grpc_port = free_ports(2)
     env = {**os.environ, **model_server_env(model_server), "GATEWAY_PORT": str(port),
-           "GATEWAY_MODEL_STORE": str(store), "GATEWAY_API_KEYS": ""}
+           "GATEWAY_GRPC_PORT": str(grpc_port), "GATEWAY_MODEL_STORE": str(store), "GATEWAY_API_KEYS": ""}
     log = tmp_path / "stack.log"
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as sink:
@@ -51,6 +53,16 @@ def test_stack_serves_prints_curls_and_a_signal_to_its_group_stops_everything(
             _wait_until_ready(url, process, log)
             answer = httpx.post(f"{url}/v1/models/linear_regression/predict", json={"features": [0.0] * 10})
             assert answer.status_code == 200, log.read_text()[-2000:]
+            # the banner's gRPC example, run as printed (tritonclient.grpc, on the gRPC port)
+            example = re.search(r"^  (python -c .*)$", log.read_text(), re.MULTILINE)
+            assert example is not None, log.read_text()[-2000:]
+            grpc_answer = subprocess.run(["bash", "-c", example.group(1)], capture_output=True, text=True,
+                                         timeout=60, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:"
+                                                                                f"{os.environ['PATH']}"})
+            assert grpc_answer.returncode == 0, grpc_answer.stderr[-2000:]
+            example_request = httpx.get(f"{url}/v1/models/linear_regression").json()["example_request"]
+            v1 = httpx.post(f"{url}/v1/models/linear_regression/predict", json=example_request).json()
+            assert json.loads(grpc_answer.stdout) == pytest.approx([v1["prediction"]], rel=1e-5)  # one row
             java = psutil.Process(int((model_server.ts_home / "torchserve.pid").read_text()))
             started = [java, *java.children(recursive=True)]
             assert len(started) >= 2  # the JVM and at least one Python worker
@@ -62,7 +74,7 @@ def test_stack_serves_prints_curls_and_a_signal_to_its_group_stops_everything(
             assert "TorchServe stopped." in output
             assert f"{signal.Signals(signum).name}: the stack stopped." in output
             assert [p.pid for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
-            ports = [port, *(getattr(model_server, field) for field in PORT_FIELDS)]
+            ports = [port, grpc_port, *(getattr(model_server, field) for field in PORT_FIELDS)]
             assert [p for p in ports if not port_is_free(p)] == []
             assert not (model_server.ts_home / "torchserve.pid").exists()
         finally:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.gateway.catalog import Catalog
-from serving.gateway.errors import ModelNotFound
+from serving.gateway.core.catalog import Catalog
+from serving.gateway.core.errors import ModelNotFound
 
 
 def _archive(store: Path, name: str) -> None:

@@ -5,12 +5,13 @@ name can never become a path or a URL."""
 import json
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from serving.examples import example_request
-from serving.gateway.errors import ModelNotFound
+from serving.gateway.core.errors import ModelNotFound
+from serving.gateway.core.kinds import ModelKind, TensorSpec, UnknownKind, kind_of
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,20 @@ class ModelEntry:
     signature: dict[str, Any]
     metrics: dict[str, Any]
     card: str
+    model_kind: ModelKind = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Looked up once, here: an archive of a kind the gateway cannot serve stops the start-up (UnknownKind).
+        object.__setattr__(self, "model_kind", kind_of(self.kind))
+
+    @cached_property
+    def contract(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
+        """(inputs, outputs) of the model's v2 contract, built at the first request that needs it."""
+        return self.model_kind.contract(self.signature)
 
     def example(self) -> dict[str, Any]:
         """A valid v1 request body for this model."""
-        return example_request(self.signature)
+        return self.model_kind.example(self.signature)
 
 
 class Catalog:
@@ -37,7 +48,7 @@ class Catalog:
 
     @classmethod
     def from_store(cls, store: Path) -> "Catalog":
-        """Read every .mar in the store."""
+        """Read every .mar in the store; UnknownKind names the first archive of a kind the gateway cannot serve."""
         if not store.is_dir():
             raise FileNotFoundError(f"model store {store} does not exist (run `make archive`)")
         return cls([_read(path) for path in sorted(store.glob("*.mar"))])
@@ -64,4 +75,7 @@ def _read(path: Path) -> ModelEntry:
         signature = json.loads(archive.read("signature.json"))
         metrics = json.loads(archive.read("metrics.json"))
         card = archive.read("model_card.md").decode("utf-8")
-    return ModelEntry(signature["name"], signature["kind"], str(signature["version"]), signature, metrics, card)
+    try:
+        return ModelEntry(signature["name"], signature["kind"], str(signature["version"]), signature, metrics, card)
+    except UnknownKind as error:
+        raise UnknownKind(f"{path.name}: {error}") from None

@@ -13,7 +13,7 @@ from typing import Final, Literal, get_args
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.gateway.logs import log_access
+from serving.gateway.observability.logs import log_access
 
 # Model serving answers in milliseconds to seconds; prometheus_client's default buckets start at 5 ms.
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

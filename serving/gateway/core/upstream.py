@@ -8,14 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.gateway.errors import (
+from serving.gateway.core.errors import (
     InvalidInput,
     ModelNotReady,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from serving.gateway.http1 import Answer, Http1Pool, Origin, ProtocolError
+from serving.gateway.core.http1 import Answer, Http1Pool, Origin, ProtocolError
 from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
 
 

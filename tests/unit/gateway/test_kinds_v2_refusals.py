@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from serving.gateway import v2kinds
-from serving.gateway.catalog import ModelEntry
-from serving.gateway.errors import InvalidInput
+from serving.gateway.core.catalog import ModelEntry
+from serving.gateway.core.errors import InvalidInput
 from serving.gateway.v2codec import parse_request
 
 DIGITS = ModelEntry("digits", "image-classification", "1", {"labels": ["0", "1"]}, {}, "")
@@ -19,5 +18,5 @@ def test_an_image_that_is_not_base64_is_invalid_input_not_a_server_error() -> No
     body = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["not base64!"]}]}
     request = parse_request(json.dumps(body).encode(), None)
     with pytest.raises(InvalidInput, match="input 'image' is not valid base64") as refused:
-        v2kinds.handler_requests(DIGITS, request)
+        DIGITS.model_kind.handler_requests(DIGITS.signature, request)
     assert refused.value.status == 400

@@ -1,14 +1,10 @@
-"""API-key authentication and the admission limits that protect TorchServe (body size, concurrency)."""
+"""API-key authentication and the concurrency limit that protects TorchServe: the data plane's first checks."""
 
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Request
-from starlette.requests import ClientDisconnect
-from starlette.types import Receive
-
-from serving.gateway.errors import Overloaded, PayloadTooLarge, Unauthorized
+from serving.gateway.core.errors import Overloaded, Unauthorized
 
 
 class ApiKeys:
@@ -55,26 +51,3 @@ class Admission:
             yield
         finally:
             self.in_flight -= 1
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    return await receive_body(request.receive, request.headers.get("content-length"), limit)
-
-
-async def receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
-    """The body from ASGI `receive` messages, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers import envelope
-from serving.gateway.errors import InvalidInput, UpstreamError, UpstreamTimeout
-from serving.gateway.upstream import UpstreamResponse, result_of
+from serving.gateway.core.errors import InvalidInput, UpstreamError, UpstreamTimeout
+from serving.gateway.core.upstream import UpstreamResponse, result_of
 
 Send = Callable[[str, bytes, str, str | None, str | None], Awaitable[UpstreamResponse]]
 Observe = Callable[[str, int], None]

@@ -2,21 +2,18 @@
 
     configure_logging(settings.gateway_log_level)            # once, before uvicorn.run(..., log_config=None)
     metrics = GatewayMetrics(known_models=catalog.names())
-    app.add_middleware(MetricsMiddleware, metrics=metrics)   # inner: counts, times and logs each request
-    app.add_middleware(RequestIdMiddleware)                  # added last = outermost: every line gets the id
+    edge = RequestIdMiddleware(MetricsMiddleware(app, metrics=metrics))  # once, around every route (app.py)
     body, content_type = metrics.render()                    # GET /metrics
 """
 
-from serving.gateway.logs import (
+from serving.gateway.observability.logs import JsonFormatter, configure_logging, redact
+from serving.gateway.observability.metrics import GatewayMetrics, MetricsMiddleware, UpstreamErrorReason
+from serving.gateway.observability.request_ids import (
     REQUEST_ID_HEADER,
-    JsonFormatter,
     RequestIdMiddleware,
-    configure_logging,
     current_request_id,
-    redact,
     request_id_var,
 )
-from serving.gateway.metrics import GatewayMetrics, MetricsMiddleware, UpstreamErrorReason
 
 __all__ = ["REQUEST_ID_HEADER", "GatewayMetrics", "JsonFormatter", "MetricsMiddleware", "RequestIdMiddleware",
            "UpstreamErrorReason", "configure_logging", "current_request_id", "redact", "request_id_var"]

@@ -10,22 +10,16 @@ import json
 import logging
 import re
 import sys
-import uuid
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Final, TextIO
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-REQUEST_ID_HEADER: Final = "X-Request-ID"
+from serving.gateway.observability.request_ids import request_id_var
+
 REDACTED: Final = "[REDACTED]"
 ACCESS_LOGGER: Final = "serving.gateway.access"
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-
-# Ids travel into log lines and TorchServe's headers, so a client's id is taken only when it is short and plain.
-_SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 # Second line of defence for whatever another module logs: credentials in free text and sensitive `extra` names.
 _SECRETS_IN_TEXT = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"'\\,;]+"), rf"\1 {REDACTED}"),
@@ -37,45 +31,6 @@ _SENSITIVE_NAME = re.compile(r"(?i)authorization|cookie|password|secret|token$|k
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName", "color_message"}
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
-
-
-def current_request_id() -> str | None:
-    """The id of the request being served, or None outside a request."""
-    return request_id_var.get()
-
-
-def accept_request_id(header: bytes | None) -> str:
-    """The client's id when it is 1–128 characters of `[A-Za-z0-9._:-]`, else a fresh uuid4 hex (never the input)."""
-    if header is not None and _SAFE_REQUEST_ID.fullmatch(header):
-        return header.decode("ascii")
-    return uuid.uuid4().hex
-
-
-class RequestIdMiddleware:
-    """Gives every HTTP request an id: in `scope["state"]["request_id"]`, `current_request_id()` and the
-    response's `X-Request-ID` header. Mount it outermost so every other middleware's log lines carry it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
-        request_id = accept_request_id(sent)
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
-
-        token = request_id_var.set(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
 
 
 def redact(text: str) -> str:
