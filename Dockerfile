@@ -24,12 +24,12 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY training/ training/
 COPY serving/ serving/
 COPY handlers/ handlers/
 COPY loadtests/ loadtests/
-RUN pip install . \
+RUN pip install --constraint requirements.lock . \
     && useradd --create-home --uid 10001 trainer \
     && mkdir /artifacts && chown trainer /artifacts
 USER 10001
@@ -48,7 +48,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/ docker/
 COPY training/ training/
 COPY serving/ serving/
@@ -75,7 +75,7 @@ ENV UV_PYTHON_INSTALL_DIR=/opt/python \
 COPY --from=uv /uv /usr/local/bin/uv
 RUN uv python install 3.11 && uv venv --seed --python 3.11 /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/install.py docker/
 COPY serving/ serving/
 COPY handlers/ handlers/
@@ -116,7 +116,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/install.py docker/
 COPY serving/ serving/
 # The gateway frames coalesced requests with handlers/envelope.py (standard library only).
@@ -146,7 +146,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/install.py docker/
 RUN /opt/venv/bin/python docker/install.py loadtest
 

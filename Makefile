@@ -2,20 +2,28 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK := requirements.lock
+# the venv is rebuilt when pyproject.toml or the lock changes
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 ARTIFACTS ?= artifacts
 PROFILE ?= quick
 
-.PHONY: setup browser train export archive serve stop test lint proto loadtest soak bench clean
+.PHONY: setup browser lock train export archive serve stop test lint proto loadtest soak bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The lock's pins are constraints: every distribution installed is at its locked version (docker/lock.py).
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --constraint $(LOCK) -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+lock:  ## re-resolve requirements.lock from pyproject.toml after changing its dependencies (uv, seconds), then make setup
+	@test -x $(PY) || { echo "error: no $(VENV) yet: run make setup first (it installs uv)"; exit 2; }
+	$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --constraint $(LOCK) uv
+	$(PY) docker/lock.py
 
 train: setup  ## train and export every curriculum model (quick profile by default)
 	$(PY) -m training train --profile $(PROFILE) --artifacts $(ARTIFACTS)

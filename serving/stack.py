@@ -1,18 +1,26 @@
 """`python -m serving.stack`: the whole stack on localhost, in the foreground — TorchServe behind the
-gateway (REST and gRPC) — stopped cleanly (both) on Ctrl-C or SIGTERM. What `make serve` runs."""
+gateway (REST and gRPC) — stopped cleanly (both) on Ctrl-C or SIGTERM. What `make serve` runs.
+
+uvicorn handles SIGINT and SIGTERM itself while it serves, shuts the gateway down, then raises the captured signal
+again with the handlers it found installed. Those are `signals_terminate`'s, so the signal becomes Terminated and
+unwinds through the `finally` that stops TorchServe (with Python's default SIGTERM handler the process would
+just die there, leaving TorchServe running and its ports taken)."""
 
 import json
+import signal
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
+from serving.cli import Terminated, signals_terminate
 from serving.gateway.app import create_app
 from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.kinds import UnknownKind
 from serving.gateway.observability import configure_logging
 from serving.gateway.settings import GatewaySettings, get_settings
-from serving.modelserver import InvalidSetup, ModelServerError, start, stop
+from serving.modelserver import InvalidSetup, ModelServerError, ModelServerSettings, start, stop
 from serving.modelserver.settings import get_settings as get_model_server_settings
 
 NUMPY_TYPES = {"FP32": "float32", "INT64": "int64"}  # the numeric inputs of the kinds' v2 contracts
@@ -50,8 +58,11 @@ def grpc_example(settings: GatewaySettings, catalog: Catalog) -> str:
     return f"gRPC (OIP v2, grpc.health.v1) on {target}, e.g.:\n  python -c \"{code}\""
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 def main() -> int:
-    """Start TorchServe, serve the gateway until interrupted, then stop TorchServe."""
+    """Start TorchServe, serve the gateway until SIGINT or SIGTERM (exit 0), then stop TorchServe."""
     try:
         settings = get_settings()
         model_server = get_model_server_settings()
@@ -60,6 +71,17 @@ def main() -> int:
     except (ValidationError, FileNotFoundError, UnknownKind) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
+    try:
+        with signals_terminate(*STOP_SIGNALS):
+            return serve(settings, model_server, app)
+    except Terminated as received:
+        print(f"{received}: the stack stopped.", flush=True)
+        return 0
+
+
+def serve(settings: GatewaySettings, model_server: ModelServerSettings, app: FastAPI) -> int:
+    """TorchServe, then the gateway in the foreground; TorchServe is stopped however the gateway ends. A signal
+    during `start` stops the half-started TorchServe there."""
     try:
         start(model_server)
     except InvalidSetup as error:
@@ -73,6 +95,8 @@ def main() -> int:
         uvicorn.run(app, host=settings.gateway_host, port=settings.gateway_port, log_config=None,
                     access_log=False, timeout_graceful_shutdown=30)
     finally:
+        for signum in STOP_SIGNALS:  # a second signal must not interrupt the orderly stop
+            signal.signal(signum, signal.SIG_IGN)
         stop(model_server)
         print("TorchServe stopped.", flush=True)
     return 0
