@@ -23,6 +23,7 @@ class TextGenerationHandler(SignatureHandler):
         self.index = {ch: i for i, ch in enumerate(self.vocab)}
         self.cap = int(self.signature["max_new_tokens"])
         _, self.layers, self.hidden = (int(d) for d in self.signature["inputs"][1]["shape"])
+        self.one_step = self.served_inputs()[0]["shape"][1] == 1
 
     def parse(self, request: Request) -> Prompt:
         fields = request.fields
@@ -39,7 +40,7 @@ class TextGenerationHandler(SignatureHandler):
         prompts: list[Prompt] = items
         states, last = [], []
         for prompt in prompts:
-            logits, state = self.model(prompt.tokens.unsqueeze(0).to(self.device), self._zeros(1))
+            logits, state = self._read_prompt(prompt.tokens.unsqueeze(0).to(self.device))
             states.append(state)
             last.append(logits[0, -1])
         state, logits = torch.cat(states), torch.stack(last)
@@ -54,6 +55,17 @@ class TextGenerationHandler(SignatureHandler):
             logits = logits[:, -1]
         return [Response({"text": "".join(self.vocab[t] for t in ids), "seed": p.seed})
                 for ids, p in zip(produced, prompts, strict=True)]
+
+    def _read_prompt(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt's logits and final state: in one call, or one token per call where the served file
+        is a single GRU step (the exported runtimes, whose graphs fix the sequence length)."""
+        if not self.one_step:
+            logits, state = self.model(tokens, self._zeros(1))
+            return logits, state
+        state = self._zeros(1)
+        for position in range(tokens.shape[1]):
+            logits, state = self.model(tokens[:, position:position + 1], state)
+        return logits, state
 
     def _zeros(self, batch: int) -> torch.Tensor:
         return torch.zeros(batch, self.layers, self.hidden, device=self.device)

@@ -43,9 +43,26 @@ threshold {floor["threshold"]}: **{verdict}**.
 |---|---|
 {figures}
 
+## Runtimes
+{_runtimes(spec, signature, metrics)}
+
 ## Limitations
 {spec.card.limitations}
 
 ## Ethical considerations
 {spec.card.ethics}
 """
+
+
+def _runtimes(spec: ModelSpec, signature: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """Each exported runtime with its file and parity against eager (batch 1 and 17), then what is not exported."""
+    checked = metrics.get("runtimes", {})
+    rows = "\n".join(
+        f"| {name} | `{entry['file']}` | {checked.get(name, {}).get('parity_max_abs_diff', float('nan')):.3g} | "
+        f"{checked.get(name, {}).get('tolerance', float('nan')):.0e} |"
+        for name, entry in signature.get("runtimes", {}).items()
+    )
+    default = signature.get("default_runtime", "torchscript")
+    note = spec.export_note or "Each file holds the whole model; the handler adds only decoding and encoding."
+    return (f"Served by default on **{default}** (docs/runtimes.md measures each).\n\n"
+            f"| runtime | file | max abs diff vs eager | tolerance |\n|---|---|---|---|\n{rows}\n\n{note}")

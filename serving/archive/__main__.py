@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from serving.archive.builder import ArchiveError, build
+from serving.archive.builder import RUNTIMES, ArchiveError, build
 from serving.cli import USAGE_ERROR, Parser, UsageError
 
 
@@ -23,6 +23,8 @@ def _archive(argv: list[str] | None) -> int:
     parser.add_argument("--store", type=Path, default=Path("model_store"))
     parser.add_argument("--device-type", choices=("auto", "cpu", "gpu"), default="auto",
                         help="deviceType in model-config.yaml (auto: gpu when CUDA is available here)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="the runtime each archive serves (default: each model's, from the registry)")
     args = parser.parse_args(argv)
     if not args.artifacts.is_dir():
         parser.error(f"artifacts folder not found: {args.artifacts} (run `make export`)")
@@ -36,8 +38,8 @@ def _archive(argv: list[str] | None) -> int:
 
         device_type = "gpu" if torch.cuda.is_available() else "cpu"
     for folder in folders:
-        result = build(folder, args.store, device_type)
-        print(f"{result.name:22s} {result.kind:24s} v{result.version} → {result.path}")
+        result = build(folder, args.store, device_type, runtime=args.runtime)
+        print(f"{result.name:22s} {result.kind:24s} v{result.version} {result.runtime:11s} → {result.path}")
     return 0
 
 

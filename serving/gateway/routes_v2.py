@@ -45,7 +45,8 @@ def router(catalog: Catalog) -> APIRouter:
     async def model_metadata(state: State, name: str, version: str | None) -> dict[str, Any]:
         entry = state.catalog.get(name, version)
         inputs, outputs = v2kinds.contract(entry)
-        return {"name": entry.name, "versions": [entry.version], "platform": "pytorch_torchscript",
+        platform = entry.signature.get("platform", "pytorch_torchscript")  # the served runtime, from the archive
+        return {"name": entry.name, "versions": [entry.version], "platform": platform,
                 "inputs": [t.as_metadata() for t in inputs], "outputs": [t.as_metadata() for t in outputs]}
 
     async def model_ready(state: State, name: str, version: str | None) -> JSONResponse:
