@@ -68,7 +68,8 @@ def test_the_onnx_module_returns_tensors_as_the_eager_module(tmp_path: Path) -> 
     logits, next_state = module(tokens, state)
     eager_logits, eager_state = tiny.load_module(model_dir)(tokens, state)
     assert (logits.shape, next_state.shape) == (eager_logits.shape, eager_state.shape)
-    assert torch.allclose(logits, eager_logits, atol=1e-5) and torch.allclose(next_state, eager_state, atol=1e-5)
+    assert torch.allclose(logits, eager_logits, atol=1e-5)
+    assert torch.allclose(next_state, eager_state, atol=1e-5)
 
 
 def test_an_unknown_runtime_is_refused_by_name() -> None:
