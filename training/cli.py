@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from training import artifacts, registry
+from training.exporters import ExportError
 from training.pipeline import DEFAULT_ARTIFACTS, DEFAULT_SEED, RunOptions, train_and_export, train_order
 
 USAGE_ERROR = 2
@@ -135,12 +136,17 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{name:22s} artifacts up to date in {folder}, skipped"
                   + (" (serving hints refreshed)" if refreshed else ""))
             continue
-        metrics = train_and_export(name, options, model_overrides)
+        try:
+            metrics = train_and_export(name, options, model_overrides)
+        except ExportError as exc:  # the artifact folder is left as it was; the other models still train
+            print(f"{name:22s} not exported: {exc}", file=sys.stderr, flush=True)
+            failed.append(name)
+            continue
         print(_summary_line(metrics), flush=True)
         if metrics["floor"]["applies"] and not metrics["passed"]:
             failed.append(name)
     if failed:
-        print(f"floor not met: {', '.join(failed)}", file=sys.stderr)
+        print(f"floor not met or export failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 

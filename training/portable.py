@@ -17,15 +17,26 @@ from handlers import runtimes as loaders
 from training.export import CHECK_BATCH_SIZES, PARITY_TOLERANCE, as_tuple, with_batch
 from training.exporters import ExportError, export
 
+# Parity bar for the exported runtimes: PARITY_TOLERANCE absolute, plus RELATIVE_TOLERANCE of the largest eager
+# output. Their kernels sum in another order than eager's; float32 keeps about 7 significant digits, so an output
+# in the hundreds (the regression's disease score) differs in its 5th decimal while a probability does not.
+# 1e-6 relative is under ten float32 ulps.
+RELATIVE_TOLERANCE = 1e-6
+
 
 @dataclass(frozen=True)
 class Runtime:
-    """One runtime's file, the platform name the gateway's metadata reports, and its parity bar."""
+    """One runtime's file and the platform name the gateway's metadata reports."""
 
     name: str
     file: str
     platform: str
-    tolerance: float = PARITY_TOLERANCE
+
+
+def tolerance(expected: Sequence[torch.Tensor]) -> float:
+    """The parity bar for outputs shaped like `expected`: absolute, widened by their scale."""
+    scale = max((float(t.abs().max()) for t in expected if t.numel()), default=0.0)
+    return PARITY_TOLERANCE + RELATIVE_TOLERANCE * scale
 
 
 RUNTIMES = {
@@ -47,12 +58,14 @@ def portable_example(example: tuple[torch.Tensor, ...], inputs: Sequence[dict[st
 
 
 @torch.inference_mode()
-def parity(eager: nn.Module, exported: Any, example: tuple[torch.Tensor, ...], runtime: Runtime) -> float:
-    """Largest absolute difference from eager over batch 1 and 17; ExportError above the runtime's tolerance."""
-    worst = 0.0
+def parity(eager: nn.Module, exported: Any, example: tuple[torch.Tensor, ...], runtime: Runtime) -> tuple[float, float]:
+    """Largest absolute difference from eager over batch 1 and 17, and the bar it was held to; ExportError
+    above the bar."""
+    worst, bar = 0.0, PARITY_TOLERANCE
     for batch in CHECK_BATCH_SIZES:
         inputs = with_batch(example, batch)
         expected, got = as_tuple(eager(*inputs)), as_tuple(exported(*inputs))
+        bar = max(bar, tolerance(expected))
         if len(expected) != len(got):
             raise ExportError(f"{runtime.name}: {len(got)} outputs, eager has {len(expected)}")
         for a, b in zip(expected, got, strict=True):
@@ -60,16 +73,17 @@ def parity(eager: nn.Module, exported: Any, example: tuple[torch.Tensor, ...], r
                 raise ExportError(f"{runtime.name}: output shaped {list(b.shape)} at batch {batch}, "
                                   f"eager {list(a.shape)}")
             worst = max(worst, float((a.float() - b.float()).abs().max()) if a.numel() else 0.0)
-    if worst > runtime.tolerance:
-        raise ExportError(f"{runtime.name} output differs from eager by {worst:.3g} > {runtime.tolerance}")
-    return worst
+    if worst > bar:
+        raise ExportError(f"{runtime.name} output differs from eager by {worst:.3g} > {bar:.3g}")
+    return worst, bar
 
 
 def export_all(names: Sequence[str], module: nn.Module, example: tuple[torch.Tensor, ...],
                inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]],
                staging: Path) -> dict[str, dict[str, Any]]:
     """Export and check each named runtime (TorchScript excepted: training/export.py does it) into `staging`;
-    per runtime its parity, tolerance, export time and file size, for metrics.json."""
+    per runtime its parity, the bar it met (1e-5 + 1e-6 × the largest output), export time and file size,
+    for metrics.json."""
     module = module.eval()
     cut = portable_example(example, inputs)
     results: dict[str, dict[str, Any]] = {}
@@ -81,8 +95,8 @@ def export_all(names: Sequence[str], module: nn.Module, example: tuple[torch.Ten
         started = time.perf_counter()
         export(name, module, cut, inputs, outputs, target)
         seconds = time.perf_counter() - started
-        worst = parity(module, loaders.load(name, target, torch.device("cpu")), cut, runtime)
-        results[name] = {"parity_max_abs_diff": worst, "tolerance": runtime.tolerance,
+        worst, bar = parity(module, loaders.load(name, target, torch.device("cpu")), cut, runtime)
+        results[name] = {"parity_max_abs_diff": worst, "tolerance": bar,
                          "export_seconds": round(seconds, 2), "file_bytes": target.stat().st_size}
     return results
 
