@@ -1,6 +1,6 @@
 """TorchServe handlers: one module per model kind, each defining exactly one handler class (TorchServe's
-loader requires that). They import only each other, torch, PIL and TorchServe, so a .mar that bundles this
-folder runs in a stock TorchServe where this project is not installed."""
+loader requires that). They import only each other, torch, PIL, TorchServe and (for model.onnx only)
+onnxruntime, so a .mar that bundles this folder runs in a stock TorchServe where this project is not installed."""
 
 # The handler (module, class) that serves each kind named in signature.json.
 HANDLERS = {

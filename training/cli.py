@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list the registered models")
 
-    train = sub.add_parser("train", help="train, export to TorchScript and check; writes artifacts/<model>/")
+    train = sub.add_parser("train", help="train, export to every runtime and check; writes artifacts/<model>/")
+    train.add_argument("--runtimes", nargs="+", choices=registry.RUNTIMES, default=None,
+                       help="export only these runtimes beside TorchScript (default: every one the registry "
+                            "lists; AOTInductor's gcc compile is the slow step)")
     train.add_argument("models", nargs="*", help="models to train (default: all)")
     train.add_argument("--missing", action="store_true",
                        help="only models whose artifacts are missing or stale (other hyperparameters, profile or seed)")
@@ -107,8 +110,9 @@ def options_from(args: argparse.Namespace) -> RunOptions:
         pick_device(args.device)
     except (ValueError, RuntimeError) as exc:
         raise UsageError(f"bad --device {args.device!r}: {exc}") from None
+    runtimes = getattr(args, "runtimes", None)
     return RunOptions(args.profile, args.device, args.seed, args.artifacts, args.data_dir, args.dataset,
-                      progress=not args.quiet)
+                      progress=not args.quiet, runtimes=tuple(runtimes) if runtimes else None)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -161,6 +165,9 @@ def _up_to_date(folder: Path, name: str, options: RunOptions, overrides: dict[st
     if signature.get("artifact_format") != artifacts.FORMAT_VERSION:
         return False
     dataset = signature["dataset"]
+    runtimes = [r for r in registry.get(name).runtimes if options.runtimes is None or r in options.runtimes]
+    if not set(runtimes) <= set(signature.get("runtimes", {})):
+        return False
     return (done.get("hparams") == wanted and done.get("profile") == options.profile
             and done.get("seed") == options.seed and dataset == (options.dataset or registry.get(name).dataset))
 
