@@ -34,8 +34,9 @@ def _torchscript(path: Path, device: torch.device) -> Callable[..., Any]:
 
 
 def _aoti(path: Path, device: torch.device) -> Callable[..., Any]:
-    # The package holds one compiled model per device it was compiled for; the CPU one here.
-    compiled: Callable[..., Any] = torch._inductor.aoti_load_package(str(path))
+    from torch._inductor import aoti_load_package  # imported here: only AOTInductor workers load Inductor
+
+    compiled: Callable[..., Any] = aoti_load_package(str(path))  # the CPU build, the one export compiles
     return compiled
 
 

@@ -24,6 +24,7 @@ from training import registry
 NO_TORCHSCRIPT = Path(__file__).parent / "no_torchscript"
 KEY = "runtimes-key-0123456789abcdef"
 PLATFORMS = {"aoti": "pytorch_aoti", "onnx": "onnxruntime_onnx"}
+DEFAULT_PLATFORMS = {**PLATFORMS, "torchscript": "pytorch_torchscript"}
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ def test_every_model_answers_as_from_torchscript(stack: Stack, artifacts_dir: Pa
         example = stack.api.get(f"/v1/models/{name}").json()["example_request"]
         answer = stack.api.post(f"/v1/models/{name}/predict", json=example)
         assert answer.status_code == 200, (name, answer.text)
-        reference = InProcessModel(artifacts_dir / name).answer([json.dumps(example).encode()])[0]
-        assert answer.json() == approx_json(json.loads(reference), 1e-4), name
+        reference = InProcessModel(artifacts_dir / name, runtime="torchscript").answer([json.dumps(example).encode()])
+        assert answer.json() == approx_json(json.loads(reference[0]), 1e-4), name
 
 
 def test_bad_input_is_refused_alike(stack: Stack) -> None:
@@ -80,6 +81,12 @@ def test_bad_input_is_refused_alike(stack: Stack) -> None:
 def test_the_metadata_names_the_served_runtime(stack: Stack) -> None:
     for name in stack.models:
         assert stack.api.get(f"/v2/models/{name}").json()["platform"] == PLATFORMS[stack.runtime], name
+
+
+def test_the_default_stack_reports_each_models_default_runtime(api: httpx.Client) -> None:
+    for name in registry.names():
+        expected = DEFAULT_PLATFORMS[registry.get(name).default_runtime]
+        assert api.get(f"/v2/models/{name}").json()["platform"] == expected, name
 
 
 def test_the_workers_ran_without_torchscript(stack: Stack) -> None:
