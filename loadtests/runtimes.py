@@ -10,6 +10,7 @@ model for the in-process figures, so drift on a shared machine hits all of them 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import tempfile
 import time
@@ -48,6 +49,17 @@ def served_runtimes(artifact_dir: Path) -> dict[str, str]:
     """runtime → model file, as the artifact's signature lists them."""
     signature = json.loads((artifact_dir / "signature.json").read_text(encoding="utf-8"))
     return {name: entry["file"] for name, entry in (signature.get("runtimes") or {}).items()}
+
+
+def import_seconds() -> dict[str, float]:
+    """What each runtime's first load in a process costs before any model: importing Inductor or onnxruntime
+    (TorchScript comes with torch). Paid here once, so the per-model start figures compare loads alone."""
+    seconds = {"torchscript": 0.0}
+    for runtime, module in (("aoti", "torch._inductor"), ("onnx", "onnxruntime")):
+        started = time.perf_counter()
+        importlib.import_module(module)
+        seconds[runtime] = time.perf_counter() - started
+    return seconds
 
 
 def measure_in_process(args: argparse.Namespace, results: Results) -> None:
@@ -113,11 +125,12 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"no artifacts for {', '.join(missing)} under {args.artifacts} (run `make export`)")
     started = time.time()
     results: Results = {}
+    imports = import_seconds()
     measure_in_process(args, results)
     with tempfile.TemporaryDirectory(prefix="runtimes-") as tmp:
         for runtime in args.runtimes:
             measure_stack(args, runtime, results, Path(tmp))
-    text = runtimes_report.markdown(results, args, time.time() - started)
+    text = runtimes_report.markdown(results, args, time.time() - started, imports)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     runtimes_report.plot(results, args.out.with_suffix(".png"))

@@ -30,7 +30,7 @@ def fastest(runtimes: dict[str, Figures], connections: int) -> str:
                runtimes[r].stack else 0.0)
 
 
-def markdown(results: Results, args: argparse.Namespace, seconds: float) -> str:
+def markdown(results: Results, args: argparse.Namespace, seconds: float, imports: dict[str, float]) -> str:
     """The page."""
     batches, connections = list(args.batches), list(args.connections)
     head = (["model", "runtime"] + [f"in-process b{b} req/s" for b in batches]
@@ -46,6 +46,7 @@ def markdown(results: Results, args: argparse.Namespace, seconds: float) -> str:
             cells += [f"{f.start_s:.2f}", f"{f.file_bytes / 2**20:.2f}", f"{f.pss_bytes / 2**20:.0f}"]
             rows.append("| " + " | ".join(cells) + " |")
     top = max(connections)
+    imports_line = ", ".join(f"{runtime} {imports[runtime]:.1f} s" for runtime in sorted(imports))
     picks = "\n".join(f"- `{model}`: **{fastest(runtimes, top)}**" for model, runtimes in results.items())
     return f"""# Runtimes: TorchScript, AOTInductor, ONNX Runtime
 
@@ -57,7 +58,8 @@ was exported to (training/portable.py; parity with eager in each artifact's metr
 - **stack**: TorchServe and the gateway serving every model on that runtime, wrk on the gateway's
   `/v1/models/<name>/predict` at 1 and {top} connections, {args.seconds} s per figure;
 - **start**: the handler's initialize (load the file, warm up at batch 1 and {max(batches)});
-  **file**: the model file the archive carries; **PSS**: the model's TorchServe worker once loaded.
+  **file**: the model file the archive carries; **PSS**: the model's TorchServe worker once loaded. A worker's
+  first load also imports its runtime, once per process: {imports_line}.
 
 Machine: {machine()}. The figures come from one run on a machine shared with other work: compare the rows of
 one model with each other (they were measured side by side), not with figures taken elsewhere.
