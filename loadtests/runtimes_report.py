@@ -70,8 +70,9 @@ one model with each other (they were measured side by side), not with figures ta
 
 ## Defaults
 
-The fastest runtime through the stack at {top} connections, per model (each model's `default_runtime` in
-training/curriculum.py follows this list; `python -m serving.archive --runtime …` overrides it):
+The fastest runtime through the stack at {top} connections, per model: the candidate for its `default_runtime`
+in training/curriculum.py (a default changes there once the whole suite has run on it; `python -m
+serving.archive --runtime …` picks another for one build):
 
 {picks}
 
