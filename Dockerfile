@@ -142,7 +142,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     GATEWAY_MODEL_STORE=/opt/model-store
 USER 10001
 WORKDIR /home/gateway
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/opt/docker/healthcheck.py", "gateway"]
 # uvicorn handles SIGTERM itself (drains, then exits) and starts no child processes, so no init is needed.

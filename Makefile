@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARTIFACTS ?= artifacts
 PROFILE ?= quick
 
-.PHONY: setup train export archive serve stop test lint loadtest soak bench clean
+.PHONY: setup train export archive serve stop test lint proto loadtest soak bench clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+proto: setup  ## regenerate the gateway's gRPC messages (inference_pb2.py/.pyi) from inference.proto
+	$(PY) -m serving.gateway.frontends.grpc_v2.regenerate
 
 LOADTEST_ARGS ?=
 loadtest: archive  ## Locust, headless, on the running stack (or one started for the run); reports/ and the SLO

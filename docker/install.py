@@ -32,7 +32,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
                      "onnxruntime"),
     # `python -m serving.gateway`
     "gateway": ("fastapi", "uvicorn", "httpx", "httptools", "prometheus-client", "pydantic-settings", "psutil",
-                "numpy", "pillow"),
+                "numpy", "pillow", "grpcio", "grpcio-health-checking", "protobuf"),
     "loadtest": ("locust",),
     "builder": (),  # the project with every dependency: training, export and archiving
 }

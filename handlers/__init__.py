@@ -2,7 +2,9 @@
 loader requires that). They import only each other, torch, PIL, TorchServe and (for model.onnx only)
 onnxruntime, so a .mar that bundles this folder runs in a stock TorchServe where this project is not installed."""
 
-# The handler (module, class) that serves each kind named in signature.json.
+# The handler (module, class) that serves each kind named in signature.json: the one place that says it. The
+# archiver packs it; the gateway's ModelKind objects (serving/gateway/core/kinds/) read it, and refuse to start
+# unless they and this table name the same kinds.
 HANDLERS = {
     "regression": ("regression", "RegressionHandler"),
     "tabular-classification": ("classification", "ClassificationHandler"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from loadtests import bench_report, wrk
+from loadtests import bench_report, stream_bench, wrk
 from loadtests.inprocess import InProcessModel
 from loadtests.stack import free_ports, local_stack, server_process
 from loadtests.wrk import WrkResult
@@ -61,9 +61,11 @@ def in_process(model: InProcessModel, body: bytes, connections: int, seconds: fl
                      latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], errors, 0.0)
 
 
-def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]) -> Results:
-    """Every model × way × connection count."""
+def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]
+            ) -> tuple[Results, list[stream_bench.StreamFigures]]:
+    """Every model × way × connection count; then, when `char_rnn` is among the models, its streams."""
     results: Results = {}
+    streams: list[stream_bench.StreamFigures] = []
     with local_stack(args.store, work) as stack:
         token = stack.torchserve_key
         for model in args.models:
@@ -81,7 +83,11 @@ def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]) ->
                 scripts["litserve"] = (f"http://127.0.0.1:{port}/predict",
                                        wrk.script(work, f"{model}-ls", body, "application/json", None))
                 results[model] = _measure_model(model, body, scripts, args, log)
-    return results
+        if stream_bench.MODEL in args.models:
+            streams = stream_bench.measure(stack.gateway_url, stack.gateway_key or None)
+            log(f"{stream_bench.MODEL} streams: " + ", ".join(f"{f.streams}: TTFT p50 {f.ttft_p50_ms} ms"
+                                                              for f in streams))
+    return results, streams
 
 
 def _measure_model(model: str, body: bytes, scripts: dict[str, tuple[str, Path]], args: argparse.Namespace,
@@ -119,8 +125,10 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"no archive or artifacts for {', '.join(missing)} (run `make archive`)")
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        results = measure(args, Path(tmp), lambda line: print(line, flush=True))
+        results, streams = measure(args, Path(tmp), lambda line: print(line, flush=True))
     text = bench_report.markdown(results, args, time.time() - started)
+    if streams:
+        text += "\n" + stream_bench.markdown(streams)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     previous = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
     args.out.write_text(bench_report.merge(previous, text), encoding="utf-8")

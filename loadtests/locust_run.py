@@ -39,14 +39,13 @@ class Outcome:
 def payload_file(store: Path, models: list[str], folder: Path) -> Path:
     """Each model's v1 and v2 example bodies, from the archives' signatures (for a target without the gateway's
     model pages, i.e. TorchServe directly)."""
-    from serving.gateway import v2kinds  # the gateway's contract, imported only where payloads are built here
-    from serving.gateway.catalog import Catalog
+    from serving.gateway.core.catalog import Catalog  # the gateway's contract, imported only where payloads are built
 
     catalog = Catalog.from_store(store)
     bodies = {}
     for name in models:
         entry = catalog.get(name)
-        bodies[name] = {"v1": entry.example(), "v2": v2kinds.example_infer(entry)}
+        bodies[name] = {"v1": entry.example(), "v2": entry.model_kind.example_infer(entry.signature)}
     path = folder / "payloads.json"
     path.write_text(json.dumps(bodies), encoding="utf-8")
     return path

@@ -1,5 +1,5 @@
 """`python -m serving.stack`: the whole stack on localhost, in the foreground — TorchServe behind the
-gateway — stopped cleanly (both) on Ctrl-C or SIGTERM. What `make serve` runs."""
+gateway (REST and gRPC) — stopped cleanly (both) on Ctrl-C or SIGTERM. What `make serve` runs."""
 
 import json
 import sys
@@ -8,11 +8,14 @@ import uvicorn
 from pydantic import ValidationError
 
 from serving.gateway.app import create_app
-from serving.gateway.catalog import Catalog
+from serving.gateway.core.catalog import Catalog
+from serving.gateway.core.kinds import UnknownKind
 from serving.gateway.observability import configure_logging
 from serving.gateway.settings import GatewaySettings, get_settings
 from serving.modelserver import InvalidSetup, ModelServerError, start, stop
 from serving.modelserver.settings import get_settings as get_model_server_settings
+
+NUMPY_TYPES = {"FP32": "float32", "INT64": "int64"}  # the numeric inputs of the kinds' v2 contracts
 
 
 def print_banner(settings: GatewaySettings, catalog: Catalog) -> None:
@@ -24,7 +27,27 @@ def print_banner(settings: GatewaySettings, catalog: Catalog) -> None:
     for entry in catalog:
         print(f"  curl -s{auth} -H 'Content-Type: application/json' {base}/v1/models/{entry.name}/predict "
               f"-d '{json.dumps(entry.example())}'")
+    if settings.gateway_grpc_port:
+        print(grpc_example(settings, catalog))
     print("Ctrl-C stops the gateway and TorchServe.\n", flush=True)
+
+
+def grpc_example(settings: GatewaySettings, catalog: Catalog) -> str:
+    """A working gRPC inference (OIP v2) with tritonclient, for the first model that takes numbers."""
+    target = f"{settings.gateway_host}:{settings.gateway_grpc_port}"
+    headers = ", headers={'authorization': 'Bearer ' + os.environ['API_KEY']}" if settings.api_keys() else ""
+    numeric = [entry for entry in catalog if entry.contract[0][0].datatype in NUMPY_TYPES]
+    if not numeric:
+        return f"gRPC (OIP v2, grpc.health.v1) on {target}"
+    entry = numeric[0]
+    (tensor,) = entry.model_kind.example_infer(entry.signature)["inputs"]
+    output = entry.contract[1][0].name
+    code = (f"import os, numpy as np, tritonclient.grpc as g; c = g.InferenceServerClient('{target}'); "
+            f"x = g.InferInput('{tensor['name']}', {tensor['shape']}, '{tensor['datatype']}'); "
+            f"x.set_data_from_numpy(np.array({tensor['data']}, np.{NUMPY_TYPES[tensor['datatype']]})"
+            f".reshape({tensor['shape']})); "
+            f"print(c.infer('{entry.name}', [x]{headers}).as_numpy('{output}').tolist())")
+    return f"gRPC (OIP v2, grpc.health.v1) on {target}, e.g.:\n  python -c \"{code}\""
 
 
 def main() -> int:
@@ -33,8 +56,8 @@ def main() -> int:
         settings = get_settings()
         model_server = get_model_server_settings()
         configure_logging(settings.gateway_log_level)
-        app = create_app(settings, model_server)
-    except (ValidationError, FileNotFoundError) as error:
+        app = create_app(settings, model_server, serve_grpc=True)
+    except (ValidationError, FileNotFoundError, UnknownKind) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     try:

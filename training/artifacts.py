@@ -29,11 +29,13 @@ FORMAT_VERSION = 3
 RUNTIME_FILES = ("model.pt2", "model.onnx")
 
 
-def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any]) -> dict[str, Any]:
-    """signature.json: the spec's facts with every dimension resolved, so the artifact describes itself."""
+def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any],
+                    version: str | None = None) -> dict[str, Any]:
+    """signature.json: the spec's facts with every dimension resolved, so the artifact describes itself (and
+    carries its version: `version`, or the registry's)."""
     return {
         "name": spec.name,
-        "version": spec.version,
+        "version": version or spec.version,
         "artifact_format": FORMAT_VERSION,
         "kind": str(spec.kind),
         "dataset": spec.dataset,

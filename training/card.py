@@ -17,7 +17,7 @@ def render_card(spec: ModelSpec, signature: dict[str, Any], metrics: dict[str, A
         for direction, group in (("input", signature["inputs"]), ("output", signature["outputs"]))
         for t in group
     )
-    return f"""# Model card: {spec.name} (version {spec.version})
+    return f"""# Model card: {spec.name} (version {signature['version']})
 
 {spec.summary}
 

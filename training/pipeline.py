@@ -28,6 +28,7 @@ class RunOptions:
     data_dir: Path | None = None
     dataset: str | None = None
     progress: bool = True
+    version: str | None = None  # the artifacts' version (None: the registry's); `train --version`
     # The runtimes to export (None: every one the registry lists for the model). Tuning and the determinism
     # tests retrain many times and need only TorchScript; AOTInductor's compile is the slow step.
     runtimes: tuple[str, ...] | None = None
@@ -52,7 +53,8 @@ def train_and_export(name: str, options: RunOptions, overrides: dict[str, Any] |
     example = result.extra.get("example") or {
         t.name: result.example_inputs[i][0].tolist() for i, t in enumerate(spec.inputs)
     }
-    signature = artifacts.build_signature(spec, result.dims, {**result.extra, "example": example})
+    signature = artifacts.build_signature(spec, result.dims, {**result.extra, "example": example},
+                                         options.version)
     scripted = export.to_torchscript(result.module, result.example_inputs, trace=result.trace)
     parity = export.check_parity(result.module, scripted, result.example_inputs)
     export.check_signature(scripted, result.example_inputs, signature["inputs"], signature["outputs"])

@@ -21,6 +21,8 @@ def _archive(argv: list[str] | None) -> int:
     parser.add_argument("models", nargs="*", help="model names (default: every folder with a signature.json)")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--store", type=Path, default=Path("model_store"))
+    parser.add_argument("--version", help="archive as this version, into <name>-<version>.mar, to serve it beside "
+                        "the model's other versions (default: the signature's version, into <name>.mar)")
     parser.add_argument("--device-type", choices=("auto", "cpu", "gpu"), default="auto",
                         help="deviceType in model-config.yaml (auto: gpu when CUDA is available here)")
     parser.add_argument("--runtime", choices=RUNTIMES, default=None,
@@ -38,7 +40,7 @@ def _archive(argv: list[str] | None) -> int:
 
         device_type = "gpu" if torch.cuda.is_available() else "cpu"
     for folder in folders:
-        result = build(folder, args.store, device_type, runtime=args.runtime)
+        result = build(folder, args.store, device_type, version=args.version, runtime=args.runtime)
         print(f"{result.name:22s} {result.kind:24s} v{result.version} {result.runtime:11s} → {result.path}")
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import handlers
+from serving import versions
 from serving.archive import model_config
 
 ARTIFACT_FILES = ("signature.json", "metrics.json", "model_card.md")
@@ -42,6 +43,12 @@ class ArchiveResult:
     runtime: str
 
 
+def check_version(version: str) -> None:
+    """Refuse a version that could not be a path segment and a file name (serving/versions.py)."""
+    if not versions.is_valid(version):
+        raise ArchiveError(f"version {version[:40]!r} must be numbers and letters separated by dots, e.g. 1.1")
+
+
 def entry_module(kind: str) -> str:
     """The handler entry file: exactly one class (TorchServe's loader rule), the kind's handler."""
     try:
@@ -64,15 +71,24 @@ def pick_runtime(signature: dict[str, Any], asked: str | None) -> tuple[str, dic
 
 
 def build(artifact_dir: Path, store: Path, device_type: str,
-          serving_overrides: dict[str, int] | None = None, runtime: str | None = None) -> ArchiveResult:
+          serving_overrides: dict[str, int] | None = None, version: str | None = None,
+          runtime: str | None = None) -> ArchiveResult:
     """Archive one artifact folder into `store/<name>.mar`, serving `runtime` (default: the artifact's
     default); `serving_overrides` replace serving hints of the signature (batch_size, max_batch_delay_ms,
-    workers …) — how the benchmark's sweep tries other settings. The archive holds only the served model file."""
+    workers …) — how the benchmark's sweep tries other settings. The archive holds only the served model file.
+
+    `version` archives the artifacts as that version, into `store/<name>-<version>.mar`, so that it is served
+    beside the model's other versions; the signature inside the archive then carries that version."""
     missing = [f for f in ARTIFACT_FILES if not (artifact_dir / f).is_file()]
     if missing:
         raise ArchiveError(f"{artifact_dir}: missing {', '.join(missing)} (run `make export` first)")
     signature = json.loads((artifact_dir / "signature.json").read_text(encoding="utf-8"))
-    name, version, kind = signature["name"], str(signature["version"]), signature["kind"]
+    if version is not None:
+        check_version(version)
+        signature = {**signature, "version": version}
+    name, kind = signature["name"], signature["kind"]
+    file_name = f"{name}.mar" if version is None else f"{name}-{version}.mar"
+    version = str(signature["version"])
     runtime, entry = pick_runtime(signature, runtime)
     model_file = artifact_dir / entry["file"]
     if not model_file.is_file():
@@ -99,15 +115,15 @@ def build(artifact_dir: Path, store: Path, device_type: str,
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ArchiveError(f"torch-model-archiver failed for {name}: {result.stderr.strip()[-500:]}")
-        path = store / f"{name}.mar"
+        path = store / file_name
         _pack(out / name, path)
     return ArchiveResult(name, version, kind, path, runtime)
 
 
 def _stage(staging: Path, artifact_dir: Path, signature: dict[str, Any]) -> list[Path]:
-    """The extra files: artifacts (signature.json naming the served runtime), labels in TorchServe's
-    index_to_name.json, and the handlers package."""
-    (staging / "signature.json").write_text(json.dumps(signature, indent=2, sort_keys=True) + "\n")
+    """The extra files: artifacts (signature.json as given: the served runtime, its version perhaps another),
+    labels in TorchServe's index_to_name.json, and the handlers package."""
+    (staging / "signature.json").write_text(json.dumps(signature, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     extra = [staging / "signature.json", *(artifact_dir / f for f in ARTIFACT_FILES if f != "signature.json")]
     labels = signature.get("labels")
     if isinstance(labels, list):

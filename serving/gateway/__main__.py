@@ -1,4 +1,5 @@
-"""`python -m serving.gateway`: run the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT."""
+"""`python -m serving.gateway`: run the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT, and its gRPC front-end
+on GATEWAY_GRPC_PORT in the same event loop."""
 
 import gc
 import sys
@@ -7,6 +8,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from serving.gateway.app import create_app
+from serving.gateway.core.kinds import UnknownKind
 from serving.gateway.observability import configure_logging
 from serving.gateway.settings import get_settings
 
@@ -28,14 +30,14 @@ def main() -> int:
     try:
         settings = get_settings()
         configure_logging(settings.gateway_log_level)
-        app = create_app(settings)
+        app = create_app(settings, serve_grpc=True)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         print(f"error: invalid gateway settings: {where + ': ' if where else ''}"
               f"{str(first['msg']).removeprefix('Value error, ')}", file=sys.stderr)
         return 2
-    except FileNotFoundError as error:
+    except (FileNotFoundError, UnknownKind) as error:  # no model store, or an archive of a kind not served
         print(f"error: {error}", file=sys.stderr)
         return 2
     tune_gc()

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from serving.gateway.app import create_app
-from serving.gateway.http1 import Http1Pool, Origin
+from serving.gateway.core.http1 import Http1Pool, Origin
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import ModelServerSettings, read_keys
 from tests.integration.conftest import AUTH, KEY

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.servers import ROOT, free_ports, model_server_env, settings_for
 
@@ -21,9 +24,9 @@ def test_stack_serves_prints_curls_and_stops_both_on_ctrl_c(model_store: Path, t
     store.mkdir()
     shutil.copy(model_store / "linear_regression.mar", store)
     model_server = settings_for(store, tmp_path / "ts")
-    port = free_ports(1)[0]
+    port, grpc_port = free_ports(2)
     env = {**os.environ, **model_server_env(model_server), "GATEWAY_PORT": str(port),
-           "GATEWAY_MODEL_STORE": str(store), "GATEWAY_API_KEYS": ""}
+           "GATEWAY_GRPC_PORT": str(grpc_port), "GATEWAY_MODEL_STORE": str(store), "GATEWAY_API_KEYS": ""}
     log = tmp_path / "stack.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "serving.stack"], env=env, cwd=ROOT, stdout=sink,
@@ -39,6 +42,16 @@ def test_stack_serves_prints_curls_and_stops_both_on_ctrl_c(model_store: Path, t
                     time.sleep(0.3)
             answer = httpx.post(f"{url}/v1/models/linear_regression/predict", json={"features": [0.0] * 10})
             assert answer.status_code == 200, log.read_text()[-2000:]
+            # the banner's gRPC example, run as printed (tritonclient.grpc, on the gRPC port)
+            example = re.search(r"^  (python -c .*)$", log.read_text(), re.MULTILINE)
+            assert example is not None, log.read_text()[-2000:]
+            grpc_answer = subprocess.run(["bash", "-c", example.group(1)], capture_output=True, text=True,
+                                         timeout=60, env={**os.environ, "PATH": f"{Path(sys.executable).parent}:"
+                                                                                f"{os.environ['PATH']}"})
+            assert grpc_answer.returncode == 0, grpc_answer.stderr[-2000:]
+            example_request = httpx.get(f"{url}/v1/models/linear_regression").json()["example_request"]
+            v1 = httpx.post(f"{url}/v1/models/linear_regression/predict", json=example_request).json()
+            assert json.loads(grpc_answer.stdout) == pytest.approx([v1["prediction"]], rel=1e-5)  # one row
             java = psutil.Process(int((model_server.ts_home / "torchserve.pid").read_text()))
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 0

@@ -43,6 +43,11 @@ def encode_response(model_name: str, model_version: str | None, request_id: str 
     return text + b"".join(chunks), {HEADER_LENGTH: str(len(text)), "Content-Type": "application/octet-stream"}
 
 
+def encode_raw(tensor: Tensor) -> bytes:
+    """An output's elements as the binary extension (and gRPC's raw_output_contents) lay them out."""
+    return _output_bytes(tensor)
+
+
 def _check_output_names(outputs: list[Tensor], binary: set[str]) -> None:
     names = [tensor.name for tensor in outputs]
     if len(set(names)) != len(names):

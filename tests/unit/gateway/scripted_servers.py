@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
-from serving.gateway.http1 import Origin
+from serving.gateway.core.http1 import Origin
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 Reply = Callable[[bytes, int], Awaitable[bytes | None]]  # (request head, connection number) -> bytes or None: hang up

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from handlers import envelope
-from serving.gateway.batching import Coalescer
-from serving.gateway.errors import InvalidInput, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from serving.gateway.upstream import UpstreamResponse
+from serving.gateway.core.batching import Coalescer
+from serving.gateway.core.errors import InvalidInput, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from serving.gateway.core.upstream import UpstreamResponse
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import ssl
 import pytest
 import trustme
 
-from serving.gateway.http1 import Answer, ConnectTimeout, Http1Pool, Origin, ProtocolError
+from serving.gateway.core.http1 import Answer, ConnectTimeout, Http1Pool, Origin, ProtocolError
 from tests.unit.gateway.scripted_servers import OK, always, never_accepting, serve
 
 

@@ -16,6 +16,8 @@ PUBLIC_ROUTES = {
     ("GET", "/v2/models/{name}"), ("GET", "/v2/models/{name}/versions/{version}"),
     ("GET", "/v2/models/{name}/ready"), ("GET", "/v2/models/{name}/versions/{version}/ready"),
     ("POST", "/v2/models/{name}/infer"), ("POST", "/v2/models/{name}/versions/{version}/infer"),
+    ("POST", "/v2/models/{name}/generate"), ("POST", "/v2/models/{name}/versions/{version}/generate"),
+    ("POST", "/v2/models/{name}/generate_stream"), ("POST", "/v2/models/{name}/versions/{version}/generate_stream"),
 }
 
 

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from serving.gateway.errors import InvalidInput, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from serving.gateway.upstream import TorchServeClient
+from serving.gateway.core.errors import InvalidInput, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from serving.gateway.core.upstream import TorchServeClient
 from tests.unit.gateway.scripted_servers import never_accepting, serve
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ from ts.torch_handler.request_envelope.kservev2 import KServev2Envelope
 from handlers.classification import ClassificationHandler
 from handlers.image_classification import ImageClassificationHandler
 from handlers.text_generation import TextGenerationHandler
-from serving.examples import png
+from serving.gateway.core.kinds.image_classification import png
 from tests.unit.handlers import tiny
 
 

@@ -1,0 +1,24 @@
+"""Reading an HTTP request body over ASGI under the gateway's size limit (GATEWAY_MAX_BODY_BYTES)."""
+
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
+
+from serving.gateway.core.errors import PayloadTooLarge
+
+
+async def receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The body from ASGI `receive` messages, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
