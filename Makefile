@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARTIFACTS ?= artifacts
 PROFILE ?= quick
 
-.PHONY: setup train export archive serve stop test lint proto loadtest soak bench clean
+.PHONY: setup browser train export archive serve stop test lint proto loadtest soak bench clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,15 @@ serve: archive  ## the whole stack on 127.0.0.1 in the foreground: TorchServe be
 stop: setup  ## stop a TorchServe left running (e.g. by `python -m serving.modelserver start`)
 	$(PY) -m serving.modelserver stop
 
-test: setup
+# Debian's Chromium and its driver for the playground's browser tests (tests/browser.py): apt, never a browser
+# download. Where apt cannot run (not root), the browser tests skip; in CI (CI set) a failed install fails.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends chromium chromium-driver >/dev/null; } || \
+	{ [ -z "$$CI" ] && echo "note: chromium and chromium-driver are missing; the browser tests will skip"; }
+
+test: setup browser
 	$(PY) -m pytest
 
 lint: setup
@@ -51,7 +59,7 @@ SOAK_ARGS ?=
 soak: archive  ## 30 minutes of mixed load at 32 users; fails on any error or >10% memory growth
 	$(PY) -m loadtests soak $(SOAK_ARGS)
 
-bench: archive  ## in-process vs TorchServe vs gateway vs LitServe, with wrk; writes docs/benchmarks.md
+bench: archive  ## the stack (in-process, TorchServe, gateway v1 and v2) against its peers, with wrk; writes docs/benchmarks.md
 	$(PY) -m loadtests bench
 
 clean:

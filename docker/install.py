@@ -28,7 +28,7 @@ TORCH = ("torch", "torchvision")
 TARGETS: dict[str, tuple[str, ...]] = {
     # `python -m serving.modelserver` and TorchServe's Python workers running the handlers
     # (onnxruntime: the archives that serve model.onnx)
-    "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow",
+    "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow", "captum",
                      "onnxruntime"),
     # `python -m serving.gateway`
     "gateway": ("fastapi", "uvicorn", "httpx", "httptools", "prometheus-client", "pydantic-settings", "psutil",

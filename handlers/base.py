@@ -106,7 +106,7 @@ class SignatureHandler(BaseHandler):
             packed.add(i)
             requests += [(i, {"body": body}, item_headers) for item_headers, body in items]
         self._record_batch_size(context, len(requests))
-        for (i, _, _), answer in zip(requests, self._answer([(r, h) for _, r, h in requests]), strict=True):
+        for (i, _, _), answer in zip(requests, self._answer_all([(r, h) for _, r, h in requests]), strict=True):
             grouped[i].append(answer)
         out = []
         for i, answers in enumerate(grouped):
@@ -135,6 +135,27 @@ class SignatureHandler(BaseHandler):
         if isinstance(response.body, bytes):  # binary answers (PNG) only on request; JSON is the default
             return [{"error": "binary answers are not served through the kservev2 envelope"}]
         return [response.body]
+
+    def _answer_all(self, requests: list[tuple[Any, dict[str, str]]]) -> list[tuple[int, Response]]:
+        """Predictions and explanations of one batch: TorchServe's `/explanations/{model}` marks each of its
+        requests with the header `explain: True`, and a batch may hold both kinds."""
+        asked = [i for i, (_, headers) in enumerate(requests) if headers.get("explain") == "True"]
+        if not asked:
+            return self._answer(requests)
+        answers = dict(zip(asked, (self._explain_one(*requests[i]) for i in asked), strict=True))
+        plain = [i for i in range(len(requests)) if i not in answers]
+        answers.update(zip(plain, self._answer([requests[i] for i in plain]), strict=True))
+        return [answers[i] for i in range(len(requests))]
+
+    def _explain_one(self, row: Any, headers: dict[str, str]) -> tuple[int, Response]:
+        """One explanation (each is its own many-step integral, so explanations are not batched together)."""
+        try:
+            return 200, self.explanation(decode_row(row, headers))
+        except InvalidInput as exc:
+            return exc.status, error_body(exc.message)
+        except Exception:
+            log.exception("explanation failed")
+            return 500, error_body("explanation failed; see the model server log")
 
     def _answer(self, requests: list[tuple[Any, dict[str, str]]]) -> list[tuple[int, Response]]:
         """(status, response) for each request: parsed one by one, predicted together."""
@@ -178,6 +199,11 @@ class SignatureHandler(BaseHandler):
     def predict(self, items: list[Any]) -> list[Response]:
         """Answer the valid items of a batch, in order, ideally with one forward pass."""
         raise NotImplementedError
+
+    def explanation(self, request: Request) -> Response:
+        """Explain one request's prediction (handlers/explaining.py); kinds without explanations refuse. (Not
+        `explain`: TorchServe's BaseHandler uses that name for a flag.)"""
+        raise InvalidInput(f"{self.signature['kind']} models have no explanations", 404)
 
     @staticmethod
     def _record_batch_size(context: Any, size: int) -> None:

@@ -1,5 +1,5 @@
 """A curriculum model's handler called in this process, as TorchServe's worker calls it but without any
-network: the benchmark's ceiling, and what the LitServe comparison serves (the same work per request)."""
+network: the benchmark's ceiling, and the probabilities the TorchServe peer's answers are checked against."""
 
 from __future__ import annotations
 

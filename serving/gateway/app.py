@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from serving.gateway import playground
 from serving.gateway.core.admission import Admission, ApiKeys
 from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.catalog import Catalog
@@ -115,7 +116,8 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
             await plane.upstream.aclose()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
-                     description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.")
+                     description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.",
+                     docs_url=None, redoc_url=None)  # FastAPI's docs load from a CDN; playground serves /docs
     rest_errors.install(app)
     app.include_router(health.router())
     v1, v2 = rest_v1.router(catalog), rest_v2.router(catalog)
@@ -126,6 +128,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     if admin_keys:  # off unless configured: without admin keys the routes do not exist (404)
         app.state.admin_keys = ApiKeys(admin_keys)
         app.include_router(admin.router())
+    playground.install(app)
     app.lean = LeanInference.of(v1.routes + v2.routes, {
         rest_v1.PREDICT_PATH: rest_v1.answer_predict,
         rest_v2.INFER_PATH: rest_v2.answer_infer,

@@ -16,6 +16,9 @@ and the answers back; nothing here knows HTTP, ASGI or gRPC. The contract:
   front-end that has the request decoded before it checks the key (gRPC).
 - `TextStream(plane, entry, GenerationRequest, request_id)` (serving/gateway/streaming/engine.py): a
   continuation chunk by chunk, each chunk a `predict` of the handler's step protocol, under `plane.streams`.
+- `DataPlane.explain(entry, body, request_id=None) -> UpstreamResponse`: Integrated Gradients for a model of an
+  explainable kind (ModelNotFound, with the reason, for any other); the JSON body goes to the handler untouched
+  through TorchServe's explanations API, never coalesced.
 - `DataPlane.ready(name, version=None) -> (ModelEntry, bool)` and `readiness() -> {name: bool}`: model and
   server readiness from TorchServe; metadata is `plane.catalog.get(name, version)` (`entry.contract` holds the
   v2 inputs and outputs as `TensorSpec`s).
@@ -38,16 +41,18 @@ from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.catalog import Catalog, ModelEntry
 from serving.gateway.core.errors import (
     InvalidInput,
+    ModelNotFound,
     ModelNotReady,
     UnsupportedMediaType,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from serving.gateway.core.kinds import KINDS
 from serving.gateway.core.kinds.base import encode_json
 from serving.gateway.core.lifecycle.runtime import LifecycleRuntime
 from serving.gateway.core.upstream import TorchServeClient, UpstreamResponse
-from serving.gateway.observability.metrics import GatewayMetrics
+from serving.gateway.observability.metrics import GatewayMetrics, UpstreamErrorReason
 from serving.gateway.settings import GatewaySettings
 from serving.gateway.streaming.limits import StreamHub
 from serving.gateway.v2codec import InferRequest, Tensor
@@ -102,6 +107,23 @@ class DataPlane:
         entry = self.admit(authorization, name, version)
         return entry, await self.infer(entry, request, request_id)
 
+    async def explain(self, entry: ModelEntry, body: bytes, request_id: str | None = None) -> UpstreamResponse:
+        """An explanation of `entry`'s prediction for the JSON `body` (handlers/explaining.py)."""
+        if not entry.model_kind.explainable:
+            kinds = ", ".join(sorted(k.name for k in KINDS.values() if k.explainable))
+            raise ModelNotFound(f"model {entry.name!r} is a {entry.kind} model; explanations are served for "
+                                f"{kinds} models")
+        if not body:
+            raise InvalidInput("empty request body")
+        async with self.admission.slot():
+            try:
+                result = await self.upstream.explain(entry.name, body, request_id)
+            except (ModelNotReady, UpstreamError, UpstreamTimeout) as error:
+                self.metrics.upstream_error(entry.name, _failure(error))
+                raise
+        self.metrics.observe_upstream(entry.name, result.seconds)
+        return result
+
     async def ready(self, name: str, version: str | None = None) -> tuple[ModelEntry, bool]:
         """The model (ModelNotFound if not served) and whether TorchServe has a ready worker for it."""
         entry = self.catalog.get(name, version)
@@ -134,6 +156,13 @@ class DataPlane:
                 raise
         self.metrics.observe_upstream(entry.name, result.seconds)
         return result
+
+
+def _failure(error: Exception) -> UpstreamErrorReason:
+    """The upstream-error metric's label for a failed call."""
+    if isinstance(error, UpstreamTimeout):
+        return "timeout"
+    return "unavailable" if isinstance(error, UpstreamUnavailable) else "bad_status"
 
 
 def _check_media_type(entry: ModelEntry, media_type: str) -> None:

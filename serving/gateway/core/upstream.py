@@ -69,10 +69,19 @@ class TorchServeClient:
             headers["Accept"] = accept
         if request_id:
             headers["X-Request-ID"] = request_id
+        return await self._post(model, f"/predictions/{model}", headers, body)
+
+    async def explain(self, model: str, body: bytes, request_id: str | None) -> UpstreamResponse:
+        """POST /explanations/{model}: TorchServe's explanations API, which runs the handler's explanation path
+        (handlers/explaining.py) instead of its prediction. JSON in, JSON out; never coalesced."""
+        headers = {"Content-Type": "application/json", **({"X-Request-ID": request_id} if request_id else {})}
+        return await self._post(model, f"/explanations/{model}", headers, body)
+
+    async def _post(self, model: str, path: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         started = time.perf_counter()
         try:
-            answer = await self._with_token(self._inference, "POST", f"/predictions/{model}", headers, body,
-                                            self._timeout_s, TokenKeys.inference_headers)
+            answer = await self._with_token(self._inference, "POST", path, headers, body, self._timeout_s,
+                                            TokenKeys.inference_headers)
         except TimeoutError:
             raise UpstreamTimeout.of(model) from None
         except OSError:

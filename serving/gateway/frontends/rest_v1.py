@@ -10,6 +10,7 @@ from starlette.types import Receive
 
 from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.errors import UnsupportedMediaType
 from serving.gateway.core.lifecycle.deadline import REQUEST_TIMEOUT_HEADER, deadline_from
 from serving.gateway.core.lifecycle.policy import TRAFFIC_KEY_HEADER
 from serving.gateway.core.lifecycle.runtime import VERSION_HEADER
@@ -52,6 +53,19 @@ def router(catalog: Catalog) -> APIRouter:
         params = {**request.path_params, **({"version": v} if (v := request.query_params.get("version")) else {})}
         return await answer_predict(plane, params, request.headers, request.receive)
 
+    @api.post("/models/{name}/explain", summary="Explain a prediction: Integrated Gradients per pixel or feature",
+              description=EXPLAIN_DESCRIPTION, openapi_extra=_explain_docs(catalog), response_class=Response,
+              dependencies=guarded)
+    async def explain(name: str, request: Request, plane: Plane) -> Response:
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise UnsupportedMediaType(f"explanations take application/json, not {content_type or 'nothing'}")
+        entry = plane.catalog.get(name)
+        body = await receive_body(request.receive, request.headers.get("content-length"),
+                                  plane.settings.gateway_max_body_bytes)
+        result = await plane.explain(entry, body, current_request_id())
+        return Response(result.body, media_type=result.content_type)
+
     return api
 
 
@@ -88,4 +102,29 @@ def _predict_docs(catalog: Catalog) -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"type": "object"}},
                                 "image/png": {"schema": {"type": "string", "format": "binary"}}}},
         },
+    }
+
+
+EXPLAIN_DESCRIPTION = """Captum's Integrated Gradients, run in the model's handler through TorchServe's explanations
+API: the attributions of the predicted class (or of `target`, a label or its index) for each pixel (`[H][W]`,
+colour channels summed) or each feature, against a black image or a baseline row (`baseline`, all zeros by
+default). `steps` (1-256, default 64) sets the integral's resolution; `convergence_delta` is
+sum(attributions) − (score − baseline_score), the integral's error. One image, or up to 16 feature rows, a request;
+image-classification, tabular-classification and regression models only (404 for the others)."""
+EXPLAIN_EXAMPLE_STEPS = 64
+EXPLAIN_RESPONSE_EXAMPLE = {
+    "label": "class_1", "target": "class_1", "score": 0.96, "baseline_score": 0.99997, "convergence_delta": -1.7e-05,
+    "attributions": [0.012, -0.051, 0.0], "feature_names": ["alcohol", "malic_acid", "ash"],
+    "baseline": [0.0, 0.0, 0.0], "method": "integrated_gradients", "steps": 64}
+
+
+def _explain_docs(catalog: Catalog) -> dict[str, Any]:
+    examples = {m.name: {"summary": f"{m.name} ({m.kind})", "value": {**m.example(), "steps": EXPLAIN_EXAMPLE_STEPS}}
+                for m in catalog if m.model_kind.explainable}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"type": "object"}, "examples": examples}}},
+        "responses": {"200": {"description": "The attributions, the explained target and the scores",
+                              "content": {"application/json": {"schema": {"type": "object"},
+                                                               "example": EXPLAIN_RESPONSE_EXAMPLE}}}},
     }

@@ -12,6 +12,7 @@ from serving.modelserver import ModelServerSettings
 PUBLIC_ROUTES = {
     ("GET", "/livez"), ("GET", "/readyz"), ("GET", "/metrics"),
     ("GET", "/v1/models"), ("GET", "/v1/models/{name}"), ("POST", "/v1/models/{name}/predict"),
+    ("POST", "/v1/models/{name}/explain"),
     ("GET", "/v2/health/live"), ("GET", "/v2/health/ready"), ("GET", "/v2"),
     ("GET", "/v2/models/{name}"), ("GET", "/v2/models/{name}/versions/{version}"),
     ("GET", "/v2/models/{name}/ready"), ("GET", "/v2/models/{name}/versions/{version}/ready"),
