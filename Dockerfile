@@ -29,6 +29,10 @@ COPY training/ training/
 COPY serving/ serving/
 COPY handlers/ handlers/
 COPY loadtests/ loadtests/
+# g++: AOTInductor compiles model.pt2 at export (the model server only loads it, and has no compiler).
+# DL3008: apt versions come with the pinned base image's release (as in the model-server stage).
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
 RUN pip install --constraint requirements.lock . \
     && useradd --create-home --uid 10001 trainer \
     && mkdir /artifacts && chown trainer /artifacts
@@ -55,6 +59,9 @@ COPY serving/ serving/
 COPY handlers/ handlers/
 COPY loadtests/ loadtests/
 # Training runs on the build machine's CPU whatever the variant, so the builder takes the small CPU torch.
+# g++: AOTInductor compiles each model.pt2 here, in a stage that never ships.
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
 RUN python docker/install.py builder --variant cpu
 COPY --from=artifacts / /build/artifacts/
 RUN sh docker/build-model-store.sh /build/artifacts /build/model-store "$(if [ "$VARIANT" = cuda ]; then echo gpu; else echo cpu; fi)"

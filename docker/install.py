@@ -30,7 +30,9 @@ TORCH = ("torch", "torchvision")
 # What each image imports at run time (tests check these lists against the modules the entry points load).
 TARGETS: dict[str, tuple[str, ...]] = {
     # `python -m serving.modelserver` and TorchServe's Python workers running the handlers
-    "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow", "captum"),
+    # (onnxruntime: the archives that serve model.onnx)
+    "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow", "captum",
+                     "onnxruntime"),
     # `python -m serving.gateway`
     "gateway": ("fastapi", "uvicorn", "httpx", "httptools", "prometheus-client", "pydantic-settings", "psutil",
                 "numpy", "pillow", "grpcio", "grpcio-health-checking", "protobuf"),

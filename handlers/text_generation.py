@@ -27,6 +27,7 @@ class TextGenerationHandler(SignatureHandler):
         self.cap = int(self.signature["max_new_tokens"])
         _, self.layers, self.hidden = (int(d) for d in self.signature["inputs"][1]["shape"])
         self.rng_bytes = rng_state_size(torch.device(self.device))
+        self.one_step = self.served_inputs()[0]["shape"][1] == 1
 
     def parse(self, request: Request) -> Job:
         fields = request.fields
@@ -61,7 +62,7 @@ class TextGenerationHandler(SignatureHandler):
         states, last = [], []
         for job in jobs:
             start = self._zeros(1) if job.state is None else job.state.to(self.device)
-            logits, state = self.model(job.prompt.tokens.unsqueeze(0).to(self.device), start)
+            logits, state = self._read_prompt(job.prompt.tokens.unsqueeze(0).to(self.device), start)
             states.append(state)
             last.append(logits[0, -1])
         state, logits = torch.cat(states), torch.stack(last)
@@ -92,6 +93,16 @@ class TextGenerationHandler(SignatureHandler):
         if end is None:
             return Response({"text": text, "seed": job.prompt.seed})
         return Response({"text": text, "seed": job.prompt.seed, "resume": end.encode()})
+
+    def _read_prompt(self, tokens: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt's logits and final state: in one call, or one token per call where the served file
+        is a single GRU step (the exported runtimes, whose graphs fix the sequence length)."""
+        if not self.one_step:
+            logits, state = self.model(tokens, state)
+            return logits, state
+        for position in range(tokens.shape[1]):
+            logits, state = self.model(tokens[:, position:position + 1], state)
+        return logits, state
 
     def _zeros(self, batch: int) -> torch.Tensor:
         return torch.zeros(batch, self.layers, self.hidden, device=self.device)

@@ -1,4 +1,4 @@
-"""`python -m loadtests run|soak|bench`: load tests of the stack, from one command.
+"""`python -m loadtests run|soak|bench|sweep|runtimes`: load tests of the stack, from one command.
 
     python -m loadtests run --users 16 --spawn-rate 8 --duration 30 --target gateway --models cnn_digits
     python -m loadtests soak --duration 1800          # 32 users of the mixed load; memory growth checked
@@ -6,6 +6,7 @@
     python -m loadtests bench --peers kserve mlserver # the stack against two peers
     python -m loadtests bench --quick                 # a smoke run of seconds (LitServe the only peer)
     python -m loadtests sweep                         # TorchServe batch settings, direct and via the gateway
+    python -m loadtests runtimes                      # docs/runtimes.md: TorchScript, AOTInductor, ONNX Runtime
 
 `run` uses the stack at --host when one answers there (the gateway's or TorchServe's default address when
 --host is not given) and otherwise starts TorchServe and the gateway on free loopback ports for the run.
@@ -31,6 +32,7 @@ import httpx
 from loadtests import locust_run
 from loadtests.locust_run import LoadSpec
 from loadtests.stack import local_stack
+from serving.archive.builder import RUNTIMES
 from serving.cli import FAILURE, USAGE_ERROR, Parser, Terminated, UsageError, signals_terminate
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import InvalidSetup, ModelServerError, ModelServerSettings, read_keys
@@ -78,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--repeats", type=int, default=1)
     sweep.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     sweep.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    runtimes = sub.add_parser("runtimes", help="every model on TorchScript, AOTInductor and ONNX Runtime")
+    runtimes.add_argument("--models", nargs="+", default=None, help="default: every folder under --artifacts")
+    runtimes.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES))
+    runtimes.add_argument("--batches", nargs="+", type=int, default=[1, 8, 64])
+    runtimes.add_argument("--connections", nargs="+", type=int, default=[1, 16])
+    runtimes.add_argument("--seconds", type=int, default=3)
+    runtimes.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    runtimes.add_argument("--out", type=Path, default=Path("docs/runtimes.md"))
     return parser
 
 
@@ -93,6 +103,12 @@ def _load_options(parser: argparse.ArgumentParser, users: int, duration: int) ->
 
 
 def _check(args: argparse.Namespace) -> None:
+    if args.command == "runtimes":
+        if args.seconds < 1 or min(args.batches + args.connections) < 1:
+            raise UsageError("--seconds, --batches and --connections must be at least 1")
+        if args.models is None:
+            args.models = sorted(p.parent.name for p in args.artifacts.glob("*/signature.json"))
+        return
     if args.command == "bench":
         _bench_options(args)
         if args.seconds < 1 or args.repeats < 1 or any(c < 1 for c in args.connections):
@@ -231,6 +247,10 @@ def _command(argv: list[str] | None) -> int:
             import loadtests.soak  # imported on demand: each command loads only what it needs
 
             return loadtests.soak.main(args)
+        if args.command == "runtimes":
+            import loadtests.runtimes
+
+            return loadtests.runtimes.main(args)
         if args.command == "sweep":
             import loadtests.sweep
 

@@ -52,7 +52,8 @@ def router(catalog: Catalog) -> APIRouter:
     async def model_metadata(plane: DataPlane, name: str, version: str | None) -> dict[str, Any]:
         entry = plane.catalog.get(name, version)
         inputs, outputs = entry.contract
-        return {"name": entry.name, "versions": plane.catalog.versions(entry.name), "platform": "pytorch_torchscript",
+        platform = entry.signature.get("platform", "pytorch_torchscript")  # the served runtime, from the archive
+        return {"name": entry.name, "versions": plane.catalog.versions(entry.name), "platform": platform,
                 "inputs": [t.as_metadata() for t in inputs], "outputs": [t.as_metadata() for t in outputs]}
 
     async def model_ready(plane: DataPlane, name: str, version: str | None) -> JSONResponse:

@@ -149,7 +149,8 @@ def _closure(requirements: list[str]) -> set[str]:
     ("gateway", "import serving.gateway.__main__, serving.gateway.app"),
     ("model-server", "import serving.modelserver.cli, handlers, "
                      "handlers.image_classification, handlers.text_generation, handlers.image_generation, "
-                     "handlers.policy, handlers.tabular, handlers.regression, ts.model_service_worker"),
+                     "handlers.policy, handlers.tabular, handlers.regression, ts.model_service_worker, "
+                     "handlers.runtimes, onnxruntime"),
 ])
 def test_each_image_installs_every_distribution_its_entry_point_loads(target: str, code: str) -> None:
     project = install.project_requirements()

@@ -57,7 +57,7 @@ def test_in_process_model_runs_with_the_archive_settings(tmp_path: Path, monkeyp
     calls: list[int] = []
     monkeypatch.setattr("torch.set_num_threads", calls.append)
     model = InProcessModel(model_dir)
-    assert model.context.model_yaml_config["handler"] == {"torch_threads": 1}
+    assert model.context.model_yaml_config["handler"] == {"torch_threads": 1, "runtime": "torchscript"}
     assert model.context.model_yaml_config["maxBatchDelay"] == 5
     assert calls == [1]
 

@@ -46,7 +46,8 @@ class InferenceService:
         entry = self.plane.catalog.get(request.name, request.version or None)
         inputs, outputs = entry.contract
         return pb.ModelMetadataResponse(
-            name=entry.name, versions=self.plane.catalog.versions(entry.name), platform="pytorch_torchscript",
+            name=entry.name, versions=self.plane.catalog.versions(entry.name),
+            platform=entry.signature.get("platform", "pytorch_torchscript"),  # the served runtime (the archive)
             inputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
                     for t in inputs],
             outputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
