@@ -34,7 +34,7 @@ class GatewaySettings(BaseSettings):
     gateway_upstream_timeout_s: float = Field(default=30.0, gt=0)
     # Requests in flight beyond this get 429 at once instead of queueing without bound.
     gateway_max_concurrency: int = Field(default=128, gt=0)
-    # Coalescing (serving/gateway/batching.py): requests for a model that queue behind `in_flight` calls to
+    # Coalescing (serving/gateway/core/batching.py): requests for a model that queue behind `in_flight` calls to
     # TorchServe go together in one envelope of at most `items` requests and `bytes` bytes; items 1 turns it off.
     gateway_batch_max_items: int = Field(default=32, ge=1, le=1024)
     gateway_batch_max_in_flight: int = Field(default=2, ge=1)
