@@ -24,12 +24,16 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY training/ training/
 COPY serving/ serving/
 COPY handlers/ handlers/
 COPY loadtests/ loadtests/
-RUN pip install . \
+# g++: AOTInductor compiles model.pt2 at export (the model server only loads it, and has no compiler).
+# DL3008: apt versions come with the pinned base image's release (as in the model-server stage).
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
+RUN pip install --constraint requirements.lock . \
     && useradd --create-home --uid 10001 trainer \
     && mkdir /artifacts && chown trainer /artifacts
 USER 10001
@@ -48,13 +52,16 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/ docker/
 COPY training/ training/
 COPY serving/ serving/
 COPY handlers/ handlers/
 COPY loadtests/ loadtests/
 # Training runs on the build machine's CPU whatever the variant, so the builder takes the small CPU torch.
+# g++: AOTInductor compiles each model.pt2 here, in a stage that never ships.
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
 RUN python docker/install.py builder --variant cpu
 COPY --from=artifacts / /build/artifacts/
 RUN sh docker/build-model-store.sh /build/artifacts /build/model-store "$(if [ "$VARIANT" = cuda ]; then echo gpu; else echo cpu; fi)"
@@ -75,7 +82,7 @@ ENV UV_PYTHON_INSTALL_DIR=/opt/python \
 COPY --from=uv /uv /usr/local/bin/uv
 RUN uv python install 3.11 && uv venv --seed --python 3.11 /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/install.py docker/
 COPY serving/ serving/
 COPY handlers/ handlers/
@@ -116,7 +123,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/install.py docker/
 COPY serving/ serving/
 # The gateway frames coalesced requests with handlers/envelope.py (standard library only).
@@ -135,7 +142,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     GATEWAY_MODEL_STORE=/opt/model-store
 USER 10001
 WORKDIR /home/gateway
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/opt/docker/healthcheck.py", "gateway"]
 # uvicorn handles SIGTERM itself (drains, then exits) and starts no child processes, so no init is needed.
@@ -146,7 +153,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY docker/install.py docker/
 RUN /opt/venv/bin/python docker/install.py loadtest
 

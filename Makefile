@@ -2,20 +2,28 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK := requirements.lock
+# the venv is rebuilt when pyproject.toml or the lock changes
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 ARTIFACTS ?= artifacts
 PROFILE ?= quick
 
-.PHONY: setup train export archive serve stop test lint loadtest soak bench clean
+.PHONY: setup browser lock train export archive serve stop test lint proto loadtest soak bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The lock's pins are constraints: every distribution installed is at its locked version (docker/lock.py).
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --constraint $(LOCK) -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+lock:  ## re-resolve requirements.lock from pyproject.toml after changing its dependencies (uv, seconds), then make setup
+	@test -x $(PY) || { echo "error: no $(VENV) yet: run make setup first (it installs uv)"; exit 2; }
+	$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --constraint $(LOCK) uv
+	$(PY) docker/lock.py
 
 train: setup  ## train and export every curriculum model (quick profile by default)
 	$(PY) -m training train --profile $(PROFILE) --artifacts $(ARTIFACTS)
@@ -33,12 +41,23 @@ serve: archive  ## the whole stack on 127.0.0.1 in the foreground: TorchServe be
 stop: setup  ## stop a TorchServe left running (e.g. by `python -m serving.modelserver start`)
 	$(PY) -m serving.modelserver stop
 
-test: setup
+# Debian's Chromium and its driver for the playground's browser tests (tests/browser.py): apt, never a browser
+# download. Where apt cannot run (not root), the browser tests skip; in CI (CI set) a failed install fails.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends chromium chromium-driver >/dev/null; } || \
+	{ [ -z "$$CI" ] && echo "note: chromium and chromium-driver are missing; the browser tests will skip"; }
+
+test: setup browser
 	$(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+proto: setup  ## regenerate the gateway's gRPC messages (inference_pb2.py/.pyi) from inference.proto
+	$(PY) -m serving.gateway.frontends.grpc_v2.regenerate
 
 LOADTEST_ARGS ?=
 loadtest: archive  ## Locust, headless, on the running stack (or one started for the run); reports/ and the SLO
@@ -48,7 +67,7 @@ SOAK_ARGS ?=
 soak: archive  ## 30 minutes of mixed load at 32 users; fails on any error or >10% memory growth
 	$(PY) -m loadtests soak $(SOAK_ARGS)
 
-bench: archive  ## in-process vs TorchServe vs gateway vs LitServe, with wrk; writes docs/benchmarks.md
+bench: archive  ## the stack (in-process, TorchServe, gateway v1 and v2) against its peers, with wrk; writes docs/benchmarks.md
 	$(PY) -m loadtests bench
 
 clean:

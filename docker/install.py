@@ -6,9 +6,11 @@
     python docker/install.py loadtest                      # Locust only
     python docker/install.py gateway --dry-run             # print the pip commands instead
 
-Each target names the distributions it needs; their version specifiers come from pyproject.toml, so an image
-never pins differently from `make setup`. torch and torchvision come from PyTorch's own index for the variant:
-the CUDA build matches the CUDA base image (tests check both), the CPU build has no CUDA libraries at all.
+Each target names the distributions it needs; their version specifiers come from pyproject.toml, and every
+install is constrained by requirements.lock (docker/lock.py), so an image gets the very versions `make setup`
+and CI install. torch and torchvision come from PyTorch's own index for the variant (without their
+dependencies, which come from PyPI at the locked versions in the next step): the CUDA build matches the CUDA
+base image (tests check both), the CPU build has no CUDA libraries at all.
 Standard library only: this runs before anything is installed.
 """
 
@@ -22,15 +24,18 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / "requirements.lock"
 TORCH_INDEX = {"cuda": "https://download.pytorch.org/whl/cu130", "cpu": "https://download.pytorch.org/whl/cpu"}
 TORCH = ("torch", "torchvision")
 # What each image imports at run time (tests check these lists against the modules the entry points load).
 TARGETS: dict[str, tuple[str, ...]] = {
     # `python -m serving.modelserver` and TorchServe's Python workers running the handlers
-    "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow"),
+    # (onnxruntime: the archives that serve model.onnx)
+    "model-server": ("torchserve", "pyyaml", "pydantic-settings", "httpx", "psutil", "numpy", "pillow", "captum",
+                     "onnxruntime", "orjson"),
     # `python -m serving.gateway`
     "gateway": ("fastapi", "uvicorn", "httpx", "httptools", "prometheus-client", "pydantic-settings", "psutil",
-                "numpy", "pillow"),
+                "numpy", "pillow", "grpcio", "grpcio-health-checking", "protobuf", "orjson"),
     "loadtest": ("locust",),
     "builder": (),  # the project with every dependency: training, export and archiving
 }
@@ -69,16 +74,19 @@ def commands(target: str, variant: str, python: str = sys.executable) -> list[li
     if variant not in TORCH_INDEX:
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(TORCH_INDEX)}")
     requirements = project_requirements()
-    pip = [python, "-m", "pip", "install", "--no-cache-dir"]
+    pip = [python, "-m", "pip", "install", "--no-cache-dir", "--constraint", str(LOCK)]
     steps = []
-    if target in NEEDS_TORCH:
-        steps.append([*pip, "--index-url", TORCH_INDEX[variant], *pinned(TORCH, requirements)])
+    torch = pinned(TORCH, requirements) if target in NEEDS_TORCH else []
+    if torch:
+        # PyTorch's index has the variant's build but not every locked version of torch's dependencies: those
+        # come with the next step, from PyPI, and the torch installed here already satisfies its pin there.
+        steps.append([*pip, "--index-url", TORCH_INDEX[variant], "--no-deps", *torch])
     if target == "builder":
-        steps.append([*pip, str(ROOT)])
+        steps.append([*pip, str(ROOT), *torch])
         return steps
     if target != "loadtest":
         steps.append([*pip, "--no-deps", str(ROOT)])  # the project's own packages, nothing else
-    steps.append([*pip, *pinned(TARGETS[target], requirements)])
+    steps.append([*pip, *pinned(TARGETS[target], requirements), *torch])
     return steps
 
 

@@ -1,6 +1,7 @@
 """TorchServe handlers: one module per model kind, each defining exactly one handler class (TorchServe's
-loader requires that). They import only each other, torch, PIL and TorchServe, so a .mar that bundles this
-folder runs in a stock TorchServe where this project is not installed."""
+loader requires that). They import only each other, torch, PIL, TorchServe and (for model.onnx only)
+onnxruntime, so a .mar that bundles this folder runs in a stock TorchServe where this project is not installed;
+explanations also need Captum, imported only when one is asked for (handlers/explaining.py)."""
 
 # The handler (module, class) that serves each kind named in signature.json: the one place that says it. The
 # archiver packs it; the gateway's ModelKind objects (serving/gateway/core/kinds/) read it, and refuse to start

@@ -1,8 +1,9 @@
 """The template every handler follows: decode → parse → predict (one forward pass per batch) → encode.
 
-TorchServe's BaseHandler loads the TorchScript file onto the device it assigns; this class adds the
-signature, per-request errors, a warm-up and the batch bookkeeping, so a kind overrides only `parse` and
-`predict`. One bad request in a batch fails alone with a 4xx; nothing a client sends can kill the worker."""
+The model file is loaded by the runtime signature.json names (handlers/runtimes.py: TorchScript, AOTInductor
+or ONNX Runtime) onto the device TorchServe assigns; this class adds the signature, per-request errors, a
+warm-up and the batch bookkeeping, so a kind overrides only `parse` and `predict`. One bad request in a batch
+fails alone with a 4xx; nothing a client sends can kill the worker."""
 
 import json
 import logging
@@ -13,7 +14,7 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from handlers import envelope
+from handlers import envelope, runtimes
 from handlers.errors import REASONS, InvalidInput
 from handlers.wire import Request, Response, decode_row, error_body
 
@@ -34,19 +35,35 @@ class SignatureHandler(BaseHandler):
             # frontend, the gateway and other workers on a small machine, every forward pass then waits for a
             # descheduled thread (docs/benchmarks.md: p99 49 → 8 ms at 16 connections on 2 cores).
             torch.set_num_threads(int(threads))
-        super().initialize(context)
         model_dir = Path(context.system_properties["model_dir"])
         self.signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))
+        self.runtime = str(self.signature.get("runtime", runtimes.DEFAULT_RUNTIME))
+        self._load(context, model_dir)
         self.max_batch = max(1, int(context.system_properties.get("batch_size") or 1))
         self.setup()
         self.warm_up()
+
+    def _load(self, context: Any, model_dir: Path) -> None:
+        """What BaseHandler.initialize does for this project's models, on any runtime: the device TorchServe
+        assigned (a GPU when it gave one), then the archive's serialized file through the runtime's loader.
+        (BaseHandler itself loads only TorchScript, eager pickles and its own ONNX session.)"""
+        self.model_yaml_config = getattr(context, "model_yaml_config", None) or {}
+        self.manifest = context.manifest
+        gpu_id = context.system_properties.get("gpu_id")
+        use_gpu = torch.cuda.is_available() and gpu_id is not None
+        self.map_location = "cuda" if use_gpu else "cpu"
+        self.device = torch.device(f"cuda:{gpu_id}" if use_gpu else "cpu")
+        self.model_pt_path = str(model_dir / self.manifest["model"]["serializedFile"])
+        self.model = runtimes.load(self.runtime, Path(self.model_pt_path), self.device)
+        self.initialized = True
 
     def setup(self) -> None:
         """Kind-specific state read from the signature (vocabulary, sizes …)."""
 
     def warm_up(self) -> None:
         """Run the module once at batch 1 and once at the largest batch: TorchScript's profiling executor
-        optimises on the first calls, which would otherwise land on the first clients."""
+        optimises on the first calls and ONNX Runtime allocates its arenas on them; the first clients would
+        otherwise wait for it."""
         with torch.inference_mode():
             for batch in sorted({1, self.max_batch}):
                 self.model(*self.example_inputs(batch))
@@ -54,10 +71,17 @@ class SignatureHandler(BaseHandler):
     def example_inputs(self, batch: int) -> tuple[torch.Tensor, ...]:
         """Zeros shaped like the signature's inputs (free dimensions other than the batch set to 1)."""
         tensors = []
-        for spec in self.signature["inputs"]:
+        for spec in self.served_inputs():
             shape = [batch if i == 0 else (1 if d == -1 else d) for i, d in enumerate(spec["shape"])]
             tensors.append(torch.zeros(shape, dtype=getattr(torch, spec["dtype"]), device=self.device))
         return tuple(tensors)
+
+    def served_inputs(self) -> list[dict[str, Any]]:
+        """The inputs the served file takes: the signature's, or the narrower ones its runtime lists (a
+        language model exported as one step takes one token per row)."""
+        entry = (self.signature.get("runtimes") or {}).get(self.runtime) or {}
+        inputs: list[dict[str, Any]] = entry.get("inputs") or self.signature["inputs"]
+        return inputs
 
     def handle(self, data: list[Any], context: Any) -> list[bytes]:
         """Answer every request of the batch: the list returned always has the batch's length. A row may be a
@@ -82,7 +106,7 @@ class SignatureHandler(BaseHandler):
             packed.add(i)
             requests += [(i, {"body": body}, item_headers) for item_headers, body in items]
         self._record_batch_size(context, len(requests))
-        for (i, _, _), answer in zip(requests, self._answer([(r, h) for _, r, h in requests]), strict=True):
+        for (i, _, _), answer in zip(requests, self._answer_all([(r, h) for _, r, h in requests]), strict=True):
             grouped[i].append(answer)
         out = []
         for i, answers in enumerate(grouped):
@@ -111,6 +135,27 @@ class SignatureHandler(BaseHandler):
         if isinstance(response.body, bytes):  # binary answers (PNG) only on request; JSON is the default
             return [{"error": "binary answers are not served through the kservev2 envelope"}]
         return [response.body]
+
+    def _answer_all(self, requests: list[tuple[Any, dict[str, str]]]) -> list[tuple[int, Response]]:
+        """Predictions and explanations of one batch: TorchServe's `/explanations/{model}` marks each of its
+        requests with the header `explain: True`, and a batch may hold both kinds."""
+        asked = [i for i, (_, headers) in enumerate(requests) if headers.get("explain") == "True"]
+        if not asked:
+            return self._answer(requests)
+        answers = dict(zip(asked, (self._explain_one(*requests[i]) for i in asked), strict=True))
+        plain = [i for i in range(len(requests)) if i not in answers]
+        answers.update(zip(plain, self._answer([requests[i] for i in plain]), strict=True))
+        return [answers[i] for i in range(len(requests))]
+
+    def _explain_one(self, row: Any, headers: dict[str, str]) -> tuple[int, Response]:
+        """One explanation (each is its own many-step integral, so explanations are not batched together)."""
+        try:
+            return 200, self.explanation(decode_row(row, headers))
+        except InvalidInput as exc:
+            return exc.status, error_body(exc.message)
+        except Exception:
+            log.exception("explanation failed")
+            return 500, error_body("explanation failed; see the model server log")
 
     def _answer(self, requests: list[tuple[Any, dict[str, str]]]) -> list[tuple[int, Response]]:
         """(status, response) for each request: parsed one by one, predicted together."""
@@ -154,6 +199,11 @@ class SignatureHandler(BaseHandler):
     def predict(self, items: list[Any]) -> list[Response]:
         """Answer the valid items of a batch, in order, ideally with one forward pass."""
         raise NotImplementedError
+
+    def explanation(self, request: Request) -> Response:
+        """Explain one request's prediction (handlers/explaining.py); kinds without explanations refuse. (Not
+        `explain`: TorchServe's BaseHandler uses that name for a flag.)"""
+        raise InvalidInput(f"{self.signature['kind']} models have no explanations", 404)
 
     @staticmethod
     def _record_batch_size(context: Any, size: int) -> None:

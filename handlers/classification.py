@@ -3,11 +3,11 @@
 from typing import Any
 
 from handlers.base import labelled
-from handlers.tabular import TabularHandler
+from handlers.tabular import ExplainedTabularHandler
 from handlers.wire import Response
 
 
-class ClassificationHandler(TabularHandler):
+class ClassificationHandler(ExplainedTabularHandler):
     """`{"features": [x1, …, xn]}` → `{"label": name, "probabilities": [p…]}` in the signature's label order."""
 
     def predict(self, items: list[Any]) -> list[Response]:

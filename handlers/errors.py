@@ -17,4 +17,5 @@ class PayloadTooLarge(InvalidInput):
         super().__init__(message, status=413)
 
 
-REASONS = {400: "Bad Request", 413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error"}
+REASONS = {400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 415: "Unsupported Media Type",
+           500: "Internal Server Error", 501: "Not Implemented"}

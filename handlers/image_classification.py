@@ -4,7 +4,7 @@ from typing import Any
 
 import torch
 
-from handlers import imaging
+from handlers import explaining, imaging
 from handlers.base import SignatureHandler, labelled
 from handlers.checks import bounded, matrix
 from handlers.errors import InvalidInput
@@ -40,6 +40,21 @@ class ImageClassificationHandler(SignatureHandler):
         parts = torch.split(self.model(images).cpu(), [len(x) for x, _ in items])
         labels = self.signature["labels"]
         return [labelled(p, labels, many) for p, (_, many) in zip(parts, items, strict=True)]
+
+    def explanation(self, request: Request) -> Response:
+        """`{"image": …, "target": label, "steps": n}` → per-pixel attributions [H][W] (summed over colour
+        channels) against a black image, the digits' background."""
+        images, _ = self.parse(request)
+        if len(images) != 1:
+            raise InvalidInput(f"an explanation takes one image, got {len(images)}")
+        labels = self.signature["labels"]
+        chosen = explaining.options(request.fields, labels)
+        images = images.to(self.device)
+        result = explaining.integrated_gradients(self.model, images, torch.zeros_like(images), chosen.target,
+                                                 chosen.steps)
+        pixels = result.attributions[0].sum(dim=0).tolist()
+        return Response(explaining.body([{**explaining.summary(result, 0, labels), "attributions": pixels}],
+                                        False, chosen.steps))
 
     def _decode(self, data: bytes) -> torch.Tensor:
         return imaging.decode(data, self.channels, self.height, self.width)

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from handlers.tabular import TabularHandler
+from handlers.tabular import ExplainedTabularHandler
 from handlers.wire import Response
 
 
-class RegressionHandler(TabularHandler):
+class RegressionHandler(ExplainedTabularHandler):
     """`{"features": [x1, …, xn]}` → `{"prediction": y}`; a list of rows → a list of predictions."""
 
     def predict(self, items: list[Any]) -> list[Response]:

@@ -1,48 +1,41 @@
-"""`python -m loadtests bench` (`make bench`): the same models served four ways, on this machine, in one run.
+"""`python -m loadtests bench` (`make bench`): the same models served by the stack and by its peers, on this
+machine, in one run.
 
-1. in-process: the model's handler called here, a batch of N requests at a time (the ceiling: no network);
-2. TorchServe directly; 3. the gateway in front of TorchServe; 4. LitServe serving the same TorchScript file
-through the same handler. 2-4 are driven by wrk (compiled, closed loop) at each connection count; every
-figure is the median of interleaved repeats, so drift in the machine hits all servers alike.
+The stack four ways: 1. in-process, the model's handler called here, a batch of N requests at a time (the
+ceiling: no network); 2. TorchServe directly, with the archive's settings; 3. the gateway's v1 route and 4. its
+v2 route in front of TorchServe. Then each peer of `--peers` (loadtests/peers/: LitServe, Ray Serve, BentoML,
+KServe, MLServer, TorchServe at its best settings) on the same TorchScript file, in the better of its modes.
+All but the first are driven by wrk (compiled, closed loop) at each connection count; every figure is the median
+of interleaved repeats (each peer's runs alternate with the stack's), so drift in the machine hits all alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import statistics
-import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+import httpx
 
-from loadtests import bench_report, wrk
+from loadtests import bench_report, stack_memory, stream_bench, wrk
 from loadtests.inprocess import InProcessModel
-from loadtests.stack import free_ports, local_stack, server_process
-from loadtests.wrk import WrkResult
+from loadtests.peers import compare
+from loadtests.peers import report as peers_report
+from loadtests.peers.compare import PeerRun
+from loadtests.peers.registry import PEERS
+from loadtests.stack import LocalStack, local_stack
+from loadtests.stack_memory import StackMemory
+from loadtests.wrk import WrkResult, median
 from serving.cli import UsageError
 from serving.examples import example_request
 
-WAYS = ("in-process", "torchserve", "gateway", "litserve")
+WAYS = ("in-process", "torchserve", "gateway", "gateway-v2")
 Results = dict[str, dict[str, dict[int, WrkResult]]]  # model → way → connections → median result
-
-
-def batch_settings(store: Path, model: str) -> tuple[int, float]:
-    """(batchSize, maxBatchDelay ms) of the model's archive: LitServe gets the same batching."""
-    with zipfile.ZipFile(store / f"{model}.mar") as archive:
-        config = yaml.safe_load(archive.read("model-config.yaml"))
-    return int(config.get("batchSize", 1)), float(config.get("maxBatchDelay", 0))
-
-
-def median(results: list[WrkResult]) -> WrkResult:
-    """The median of each figure over repeated runs (errors summed)."""
-    return WrkResult(statistics.median(r.requests_per_s for r in results),
-                     statistics.median(r.p50_ms for r in results), statistics.median(r.p99_ms for r in results),
-                     sum(r.errors for r in results), statistics.median(r.client_cpu_share for r in results))
 
 
 def in_process(model: InProcessModel, body: bytes, connections: int, seconds: float) -> WrkResult:
@@ -61,44 +54,70 @@ def in_process(model: InProcessModel, body: bytes, connections: int, seconds: fl
                      latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], errors, 0.0)
 
 
-def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]) -> Results:
-    """Every model × way × connection count."""
-    results: Results = {}
+@dataclass
+class Measured:
+    """What one bench run measured: the stack's ways, the peers' runs, and the stack's memory per model."""
+
+    results: Results = field(default_factory=dict)
+    peers: dict[str, list[PeerRun]] = field(default_factory=dict)  # model → one run per peer route
+    memory: dict[str, StackMemory] = field(default_factory=dict)
+    stack_ready_s: float = 0.0  # TorchServe with every archive of the store, then the gateway
+    streams: list[stream_bench.StreamFigures] = field(default_factory=list)  # char_rnn's, when it is benched
+
+
+def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]) -> Measured:
+    """Every model × way × connection count, and each peer alternating with the stack; then, when `char_rnn`
+    is among the models, its streams."""
+    measured = Measured()
+    begin = time.monotonic()
     with local_stack(args.store, work) as stack:
-        token = stack.torchserve_key
+        measured.stack_ready_s = time.monotonic() - begin
         for model in args.models:
+            stack_scripts = _stack_scripts(stack, model, args, work)
+            rounds: dict[str, dict[int, list[WrkResult]]] = {way: {c: [] for c in args.connections} for way in WAYS}
+            stack_round = functools.partial(_stack_round, stack_scripts, rounds, args.seconds)
+            local = InProcessModel(args.artifacts / model, batch_size=max(args.connections))
             body = example_body(args.artifacts / model)
-            scripts = {"torchserve": (f"{stack.torchserve_url}/predictions/{model}",
-                                      wrk.script(work, f"{model}-ts", body, "application/json", token)),
-                       "gateway": (f"{stack.gateway_url}/v1/models/{model}/predict",
-                                   wrk.script(work, f"{model}-gw", body, "application/json", None))}
-            batch_size, delay_ms = batch_settings(args.store, model)
-            port = free_ports(1)[0]
-            command = [sys.executable, "-m", "loadtests.litserve_app", str(args.artifacts / model), "--port",
-                       str(port), "--batch-size", str(batch_size), "--batch-delay-ms", str(delay_ms)]
-            with server_process(command, f"http://127.0.0.1:{port}/health", work / f"litserve-{model}.log", {},
-                                timeout_s=120):
-                scripts["litserve"] = (f"http://127.0.0.1:{port}/predict",
-                                       wrk.script(work, f"{model}-ls", body, "application/json", None))
-                results[model] = _measure_model(model, body, scripts, args, log)
-    return results
+            for connections in args.connections:
+                for _ in range(args.repeats):
+                    rounds["in-process"][connections].append(in_process(local, body, connections, args.seconds))
+                    if not args.peers:
+                        stack_round(connections)
+            peers = args.peers if compare.comparable(args.artifacts / model) else []
+            measured.peers[model] = [run for name in peers for run in compare.measure(
+                PEERS[name], args.artifacts / model, args, work / "peers", log, stack_round)]
+            measured.results[model] = {way: {c: median(runs) for c, runs in by_conn.items()}
+                                       for way, by_conn in rounds.items()}
+            measured.memory[model] = stack_memory.measure(stack, model)
+            for c in args.connections:
+                log(f"{model} c={c}: " + ", ".join(f"{way} {measured.results[model][way][c].requests_per_s:.0f} req/s"
+                                                   for way in WAYS))
+        if stream_bench.MODEL in args.models:
+            measured.streams = stream_bench.measure(stack.gateway_url, stack.gateway_key or None)
+            log(f"{stream_bench.MODEL} streams: " + ", ".join(f"{f.streams}: TTFT p50 {f.ttft_p50_ms} ms"
+                                                              for f in measured.streams))
+    return measured
 
 
-def _measure_model(model: str, body: bytes, scripts: dict[str, tuple[str, Path]], args: argparse.Namespace,
-                   log: Callable[[str], None]) -> dict[str, dict[int, WrkResult]]:
-    local = InProcessModel(args.artifacts / model, batch_size=max(args.connections))
-    out: dict[str, dict[int, WrkResult]] = {way: {} for way in WAYS}
-    for connections in args.connections:
-        runs: dict[str, list[WrkResult]] = {way: [] for way in WAYS}
-        for _ in range(args.repeats):
-            runs["in-process"].append(in_process(local, body, connections, args.seconds))
-            for way, (url, lua) in scripts.items():
-                runs[way].append(wrk.run(url, lua, connections, args.seconds, threads=2))
-        for way in WAYS:
-            out[way][connections] = median(runs[way])
-        log(f"{model} c={connections}: " + ", ".join(f"{way} {out[way][connections].requests_per_s:.0f} req/s"
-                                                     for way in WAYS))
-    return out
+def _stack_round(scripts: dict[str, tuple[str, Path]], rounds: dict[str, dict[int, list[WrkResult]]], seconds: int,
+                 connections: int) -> None:
+    """One wrk run of each of the stack's ways at `connections`."""
+    for way, (url, lua) in scripts.items():
+        rounds[way][connections].append(wrk.run(url, lua, connections, seconds, threads=2))
+
+
+def _stack_scripts(stack: LocalStack, model: str, args: argparse.Namespace, work: Path) -> dict[str, tuple[str, Path]]:
+    """(URL, wrk script) of TorchServe direct, the gateway's v1 route and its v2 route (the gateway's own
+    example_infer_request: the v2 body its model page shows)."""
+    body = example_body(args.artifacts / model)
+    page = httpx.get(f"{stack.gateway_url}/v1/models/{model}", timeout=30).json()
+    v2 = json.dumps(page["example_infer_request"]).encode()
+    return {"torchserve": (f"{stack.torchserve_url}/predictions/{model}",
+                           wrk.script(work, f"{model}-ts", body, "application/json", stack.torchserve_key)),
+            "gateway": (f"{stack.gateway_url}/v1/models/{model}/predict",
+                        wrk.script(work, f"{model}-gw", body, "application/json", None)),
+            "gateway-v2": (f"{stack.gateway_url}/v2/models/{model}/infer",
+                           wrk.script(work, f"{model}-gw2", v2, "application/json", None))}
 
 
 def example_body(artifact_dir: Path) -> bytes:
@@ -119,11 +138,17 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"no archive or artifacts for {', '.join(missing)} (run `make archive`)")
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        results = measure(args, Path(tmp), lambda line: print(line, flush=True))
-    text = bench_report.markdown(results, args, time.time() - started)
+        measured = measure(args, Path(tmp), lambda line: print(line, flush=True))
+    text = bench_report.markdown(measured.results, args, time.time() - started)
+    text += peers_report.markdown(measured.results, measured.peers, measured.memory,
+                                  measured.stack_ready_s)
+    if measured.streams:
+        text += "\n" + stream_bench.markdown(measured.streams)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     previous = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
     args.out.write_text(bench_report.merge(previous, text), encoding="utf-8")
-    bench_report.plot(results, args.out.with_suffix(".png"))
+    bench_report.plot(measured.results, args.out.with_suffix(".png"))
+    if any(measured.peers.values()):
+        peers_report.plot(measured.results, measured.peers, args.out.with_name(f"{args.out.stem}-peers.png"))
     print(text)
     return 0

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from loadtests.wrk import WrkResult  # noqa: E402
 
-WAYS = ("in-process", "torchserve", "gateway", "litserve")
+WAYS = ("in-process", "torchserve", "gateway", "gateway-v2")
 BEGIN, END = "<!-- measured: written by python -m loadtests bench -->", "<!-- end measured -->"
 Results = dict[str, dict[str, dict[int, WrkResult]]]
 
@@ -38,7 +38,7 @@ def targets(results: Results) -> list[str]:
     """The issue's targets, each with the measured figure and a verdict."""
     lines = []
     for model, ways in results.items():
-        ts, gw, ls = ways["torchserve"], ways["gateway"], ways["litserve"]
+        ts, gw = ways["torchserve"], ways["gateway"]
         if 1 in gw:
             added = gw[1].p50_ms - ts[1].p50_ms
             lines.append(_verdict(f"`{model}` added p50 at 1 connection ≤ 1.0 ms", f"{added:+.2f} ms", added <= 1.0))
@@ -46,11 +46,6 @@ def targets(results: Results) -> list[str]:
             ratio = gw[16].requests_per_s / ts[16].requests_per_s
             lines.append(_verdict(f"`{model}` gateway / TorchServe throughput at 16 connections ≥ 0.9",
                                   f"{ratio:.2f}", ratio >= 0.9))
-            if model in ("cnn_digits", "mlp_classifier"):
-                vs = gw[16].requests_per_s / ls[16].requests_per_s
-                lines.append(_verdict(f"`{model}` gateway / LitServe throughput at 16 connections ≥ 1.5, p99 ≤ "
-                                      f"LitServe's", f"{vs:.2f}, p99 {gw[16].p99_ms:.1f} vs {ls[16].p99_ms:.1f} ms",
-                                      vs >= 1.5 and gw[16].p99_ms <= ls[16].p99_ms))
     return lines
 
 
@@ -62,19 +57,19 @@ def markdown(results: Results, args: argparse.Namespace, seconds: float) -> str:
     """The measured block of docs/benchmarks.md."""
     out = ["## Measured", "",
            f"`python -m loadtests bench`: {args.seconds} s per run, median of {args.repeats} interleaved runs, "
-           f"{seconds / 60:.0f} min in all. Machine: {machine()}. TorchServe, the gateway, LitServe and wrk share "
+           f"{seconds / 60:.0f} min in all. Machine: {machine()}. TorchServe, the gateway, the peers and wrk share "
            "these cores. In-process: the model's handler called in the benchmark's process with the N requests as "
            "one batch (no network, no queue). The client's CPU share is wrk's CPU time over wall time.", ""]
     for model, ways in results.items():
         out += [f"### `{model}`", "",
                 "| conn | " + " | ".join(f"{w} req/s · p50 · p99 (ms)" for w in WAYS) +
-                " | gateway/TorchServe | gateway/LitServe | gateway/in-process | errors | wrk CPU |",
-                "|---" * (len(WAYS) + 6) + "|"]
+                " | gateway/TorchServe | gateway/in-process | errors | wrk CPU |",
+                "|---" * (len(WAYS) + 5) + "|"]
         for conn in sorted(ways["gateway"]):
             cells = [f"{ways[w][conn].requests_per_s:.0f} · {ways[w][conn].p50_ms:.2f} · {ways[w][conn].p99_ms:.1f}"
                      + (f" · **{ways[w][conn].errors} errors**" if ways[w][conn].errors else "") for w in WAYS]
             gw = ways["gateway"][conn].requests_per_s
-            ratios = [f"{gw / ways[w][conn].requests_per_s:.2f}" for w in ("torchserve", "litserve", "in-process")]
+            ratios = [f"{gw / ways[w][conn].requests_per_s:.2f}" for w in ("torchserve", "in-process")]
             errors = sum(ways[w][conn].errors for w in WAYS)
             cpu = max(ways[w][conn].client_cpu_share for w in WAYS[1:])
             out.append(f"| {conn} | " + " | ".join(cells + ratios) + f" | {errors} | {cpu:.0%} |")

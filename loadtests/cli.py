@@ -1,9 +1,12 @@
-"""`python -m loadtests run|soak|bench`: load tests of the stack, from one command.
+"""`python -m loadtests run|soak|bench|sweep|runtimes`: load tests of the stack, from one command.
 
     python -m loadtests run --users 16 --spawn-rate 8 --duration 30 --target gateway --models cnn_digits
     python -m loadtests soak --duration 1800          # 32 users of the mixed load; memory growth checked
-    python -m loadtests bench                         # docs/benchmarks.md: four ways of serving, with wrk
+    python -m loadtests bench                         # docs/benchmarks.md: the stack and its peers, with wrk
+    python -m loadtests bench --peers kserve mlserver # the stack against two peers
+    python -m loadtests bench --quick                 # a smoke run of seconds (LitServe the only peer)
     python -m loadtests sweep                         # TorchServe batch settings, direct and via the gateway
+    python -m loadtests runtimes                      # docs/runtimes.md: TorchScript, AOTInductor, ONNX Runtime
 
 `run` uses the stack at --host when one answers there (the gateway's or TorchServe's default address when
 --host is not given) and otherwise starts TorchServe and the gateway on free loopback ports for the run.
@@ -29,6 +32,7 @@ import httpx
 from loadtests import locust_run
 from loadtests.locust_run import LoadSpec
 from loadtests.stack import local_stack
+from serving.archive.builder import RUNTIMES
 from serving.cli import FAILURE, USAGE_ERROR, Parser, Terminated, UsageError, signals_terminate
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import InvalidSetup, ModelServerError, ModelServerSettings, read_keys
@@ -52,14 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--max-growth", type=float, default=0.10, help="allowed RSS growth after warm-up (0.10: 10%%)")
     soak.add_argument("--warmup", type=int, default=None, help="seconds before the memory baseline (default: 10%% "
                       "of the duration, at least 10)")
-    bench = sub.add_parser("bench", help="the serving benchmark: in-process, TorchServe, gateway, LitServe")
+    bench = sub.add_parser("bench", help="the serving benchmark: the stack (in-process, TorchServe, gateway v1 and "
+                           "v2) and its peers")
     bench.add_argument("--models", nargs="+", default=["mlp_classifier", "cnn_digits", "char_rnn"])
     bench.add_argument("--connections", nargs="+", type=int, default=[1, 4, 16, 64])
     bench.add_argument("--seconds", type=int, default=5)
     bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--peers", nargs="*", default=None, help="peers to compare with (default: all of them; "
+                       "none: the stack alone): litserve ray-serve bentoml kserve mlserver torchserve")
+    bench.add_argument("--quick", action="store_true", help="a smoke run of seconds: mlp_classifier, 1 and 4 "
+                       "connections, 1 s, one repeat, LitServe only (unless --peers), report in reports/")
     bench.add_argument("--store", type=Path, default=Path("model_store"))
     bench.add_argument("--artifacts", type=Path, default=Path("artifacts"))
-    bench.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    bench.add_argument("--out", type=Path, default=None, help="the report (default: docs/benchmarks.md; "
+                       "reports/bench-quick.md with --quick)")
     sweep = sub.add_parser("sweep", help="TorchServe's batchSize, maxBatchDelay and workers, direct and gateway")
     sweep.add_argument("--models", nargs="+", default=["mlp_classifier", "cnn_digits"])
     sweep.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 32])
@@ -70,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--repeats", type=int, default=1)
     sweep.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     sweep.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    runtimes = sub.add_parser("runtimes", help="every model on TorchScript, AOTInductor and ONNX Runtime")
+    runtimes.add_argument("--models", nargs="+", default=None, help="default: every folder under --artifacts")
+    runtimes.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES))
+    runtimes.add_argument("--batches", nargs="+", type=int, default=[1, 8, 64])
+    runtimes.add_argument("--connections", nargs="+", type=int, default=[1, 16])
+    runtimes.add_argument("--seconds", type=int, default=3)
+    runtimes.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    runtimes.add_argument("--out", type=Path, default=Path("docs/runtimes.md"))
     return parser
 
 
@@ -85,7 +103,14 @@ def _load_options(parser: argparse.ArgumentParser, users: int, duration: int) ->
 
 
 def _check(args: argparse.Namespace) -> None:
+    if args.command == "runtimes":
+        if args.seconds < 1 or min(args.batches + args.connections) < 1:
+            raise UsageError("--seconds, --batches and --connections must be at least 1")
+        if args.models is None:
+            args.models = sorted(p.parent.name for p in args.artifacts.glob("*/signature.json"))
+        return
     if args.command == "bench":
+        _bench_options(args)
         if args.seconds < 1 or args.repeats < 1 or any(c < 1 for c in args.connections):
             raise UsageError("--seconds, --repeats and --connections must be at least 1")
         return
@@ -110,6 +135,21 @@ def _check(args: argparse.Namespace) -> None:
     strangers = sorted(set(slo.get("models", {})) - mix)
     if strangers:  # a typo would silently leave a model without its budget
         raise UsageError(f"SLO file {args.slo} names models the mix does not have: {', '.join(strangers)}")
+
+
+def _bench_options(args: argparse.Namespace) -> None:
+    """--quick's presets, the default peers and report, and unknown peer names refused."""
+    from loadtests.peers.registry import PEERS, QUICK  # loads the peer adapters: only for `bench`
+
+    if args.quick:
+        args.models, args.connections, args.seconds, args.repeats = ["mlp_classifier"], [1, 4], 1, 1
+        args.peers = [QUICK] if args.peers is None else args.peers
+    args.peers = list(PEERS) if args.peers is None else args.peers
+    unknown = [name for name in args.peers if name not in PEERS]
+    if unknown:
+        raise UsageError(f"unknown peer {', '.join(unknown)} (known: {', '.join(PEERS)})")
+    if args.out is None:
+        args.out = Path("reports/bench-quick.md" if args.quick else "docs/benchmarks.md")
 
 
 def _mix(path: Path) -> dict[str, int]:
@@ -188,7 +228,7 @@ def _verdict(outcome: locust_run.Outcome) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, check and carry out one command. SIGTERM and Ctrl-C stop it cleanly: the servers it started (TorchServe,
-    the gateway, LitServe) and Locust are stopped on the way out, never left running."""
+    the gateway, the peers) and Locust are stopped on the way out, never left running."""
     try:
         with signals_terminate(signal.SIGTERM, signal.SIGINT):
             return _command(argv)
@@ -207,6 +247,10 @@ def _command(argv: list[str] | None) -> int:
             import loadtests.soak  # imported on demand: each command loads only what it needs
 
             return loadtests.soak.main(args)
+        if args.command == "runtimes":
+            import loadtests.runtimes
+
+            return loadtests.runtimes.main(args)
         if args.command == "sweep":
             import loadtests.sweep
 

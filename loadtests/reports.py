@@ -14,7 +14,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only: load tests run headless
 import matplotlib.pyplot as plt  # noqa: E402
 
-ROUTES = ("v1", "v2", "torchserve")
+# `stream`: a whole SSE stream, request to last event; `ttft`: its time to first token (loadtests/locustfile.py).
+ROUTES = ("v1", "v2", "torchserve", "stream", "ttft")
+MEASURES = frozenset({"ttft"})  # statistics of a request counted under another name, not requests
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,16 @@ def summary(stats: list[RouteStats], run: dict[str, Any]) -> dict[str, Any]:
     models: dict[str, dict[str, Any]] = {}
     for row in stats:
         model = models.setdefault(row.model, {"requests": 0, "failures": 0, "requests_per_s": 0.0, "routes": {}})
+        model["routes"][row.route] = {k: v for k, v in asdict(row).items() if k not in ("model", "route")}
+        if row.route in MEASURES:
+            continue
         model["requests"] += row.requests
         model["failures"] += row.failures
         model["requests_per_s"] = round(model["requests_per_s"] + row.requests_per_s, 2)
-        model["routes"][row.route] = {k: v for k, v in asdict(row).items() if k not in ("model", "route")}
+    requests = [r for r in stats if r.route not in MEASURES]
     return {"run": run, "models": models,
-            "total": {"requests": sum(r.requests for r in stats), "failures": sum(r.failures for r in stats),
-                      "requests_per_s": round(sum(r.requests_per_s for r in stats), 2)}}
+            "total": {"requests": sum(r.requests for r in requests), "failures": sum(r.failures for r in requests),
+                      "requests_per_s": round(sum(r.requests_per_s for r in requests), 2)}}
 
 
 def slo_violations(stats: list[RouteStats], slo_file: Path) -> list[str]:

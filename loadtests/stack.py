@@ -93,11 +93,12 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
 @contextmanager
 def gateway_process(store: Path, model_server: ModelServerSettings, log: Path,
                     **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`python -m serving.gateway` on a free port in front of `model_server`; yields (base URL, process)."""
-    port = free_ports(1)[0]
+    """`python -m serving.gateway` on a free port in front of `model_server`; yields (base URL, process). Its gRPC
+    port is free too unless `env` gives GATEWAY_GRPC_PORT (Triton's 8001 would clash between two gateways)."""
+    port, grpc_port = free_ports(2)
     url = f"http://127.0.0.1:{port}"
-    environment = {**model_server_env(model_server), "GATEWAY_PORT": str(port), "GATEWAY_MODEL_STORE": str(store),
-                   **env}
+    environment = {**model_server_env(model_server), "GATEWAY_PORT": str(port), "GATEWAY_GRPC_PORT": str(grpc_port),
+                   "GATEWAY_MODEL_STORE": str(store), **env}
     with server_process([sys.executable, "-m", "serving.gateway"], f"{url}/livez", log, environment) as process:
         yield url, process
 
@@ -110,6 +111,7 @@ class LocalStack:
     gateway_key: str
     model_server: ModelServerSettings
     gateway: subprocess.Popen[bytes]
+    gateway_grpc_port: int = 0  # the gateway's gRPC front-end (OIP v2)
 
     @property
     def torchserve_url(self) -> str:
@@ -129,9 +131,10 @@ def local_stack(store: Path, work: Path, api_key: str = "", **gateway_env: str) 
     model_server = settings_for(store.resolve(), work / "torchserve", startup_timeout_s=300)
     start(model_server)
     try:
-        env = {"GATEWAY_API_KEYS": api_key, "GATEWAY_LOG_LEVEL": "WARNING", **gateway_env}
+        env = {"GATEWAY_API_KEYS": api_key, "GATEWAY_LOG_LEVEL": "WARNING",
+               "GATEWAY_GRPC_PORT": str(free_ports(1)[0]), **gateway_env}
         with gateway_process(store.resolve(), model_server, work / "gateway.log", **env) as (url, process):
             wait_until_up(f"{url}/readyz", process, work / "gateway.log")
-            yield LocalStack(url, api_key, model_server, process)
+            yield LocalStack(url, api_key, model_server, process, int(env["GATEWAY_GRPC_PORT"]))
     finally:
         stop(model_server)

@@ -4,6 +4,7 @@ not be what is measured (a Python client saturates before a model server does)."
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ class WrkResult:
     p99_ms: float
     errors: int
     client_cpu_share: float
+
+
+def median(results: list[WrkResult]) -> WrkResult:
+    """The median of each figure over repeated runs (errors summed)."""
+    return WrkResult(statistics.median(r.requests_per_s for r in results),
+                     statistics.median(r.p50_ms for r in results), statistics.median(r.p99_ms for r in results),
+                     sum(r.errors for r in results), statistics.median(r.client_cpu_share for r in results))
 
 
 def wrk_binary() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,18 @@ CARD_FILE = "model_card.md"
 CURVE_FILE = "curve.png"
 ARTIFACT_FILES = (MODEL_FILE, SIGNATURE_FILE, METRICS_FILE, CARD_FILE, CURVE_FILE)
 # Bumped whenever signature.json gains or changes a field, so `train --missing` rebuilds older artifacts.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# The model files of the runtimes beside TorchScript (training/portable.py names them per runtime).
+RUNTIME_FILES = ("model.pt2", "model.onnx")
 
 
-def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any]) -> dict[str, Any]:
-    """signature.json: the spec's facts with every dimension resolved, so the artifact describes itself."""
+def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any],
+                    version: str | None = None) -> dict[str, Any]:
+    """signature.json: the spec's facts with every dimension resolved, so the artifact describes itself (and
+    carries its version: `version`, or the registry's)."""
     return {
         "name": spec.name,
-        "version": spec.version,
+        "version": version or spec.version,
         "artifact_format": FORMAT_VERSION,
         "kind": str(spec.kind),
         "dataset": spec.dataset,
@@ -42,9 +47,15 @@ def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any]
 
 
 def write(folder: Path, spec: ModelSpec, scripted: Any, signature: dict[str, Any],
-          metrics: dict[str, Any], history: dict[str, list[float]]) -> None:
-    """Write the whole artifact folder (the TorchScript file last, so a present model.pt means complete)."""
+          metrics: dict[str, Any], history: dict[str, list[float]], staged: Sequence[Path] = ()) -> None:
+    """Write the whole artifact folder: `staged` are the other runtimes' checked files, moved in; the
+    TorchScript file comes last, so a present model.pt means complete. Model files of an earlier run go
+    first, so no runtime's file can outlive the weights it was exported from."""
     folder.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, *RUNTIME_FILES):
+        (folder / name).unlink(missing_ok=True)
+    for path in staged:
+        path.replace(folder / path.name)
     _write_json(folder / SIGNATURE_FILE, signature)
     _write_json(folder / METRICS_FILE, metrics)
     (folder / CARD_FILE).write_text(render_card(spec, signature, metrics), encoding="utf-8")
@@ -71,8 +82,11 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def is_complete(folder: Path) -> bool:
-    """Whether every artifact file is present."""
-    return all((folder / name).is_file() for name in ARTIFACT_FILES)
+    """Whether every artifact file is present, the file of each runtime signature.json lists included."""
+    if not all((folder / name).is_file() for name in ARTIFACT_FILES):
+        return False
+    runtimes = read_json(folder / SIGNATURE_FILE).get("runtimes", {})
+    return all((folder / entry["file"]).is_file() for entry in runtimes.values())
 
 
 def plot_curve(history: dict[str, list[float]], path: Path, *, title: str) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from serving import versions
 from training import artifacts, registry
+from training.exporters import ExportError
 from training.pipeline import DEFAULT_ARTIFACTS, DEFAULT_SEED, RunOptions, train_and_export, train_order
 
 USAGE_ERROR = 2
@@ -32,10 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list the registered models")
 
-    train = sub.add_parser("train", help="train, export to TorchScript and check; writes artifacts/<model>/")
+    train = sub.add_parser("train", help="train, export to every runtime and check; writes artifacts/<model>/")
+    train.add_argument("--runtimes", nargs="+", choices=registry.RUNTIMES, default=None,
+                       help="export only these runtimes beside TorchScript (default: every one the registry "
+                            "lists; AOTInductor's gcc compile is the slow step)")
     train.add_argument("models", nargs="*", help="models to train (default: all)")
     train.add_argument("--missing", action="store_true",
                        help="only models whose artifacts are missing or stale (other hyperparameters, profile or seed)")
+    train.add_argument("--version", help="the artifacts' version, carried in signature.json and the archive "
+                       "(default: the registry's, 1.0); archive it with `python -m serving.archive --version`")
     train.add_argument("--pretrained-weights", type=Path,
                        help="transfer_cnn: start from a local torchvision ResNet state dict instead of pretraining")
     _common(train)
@@ -106,8 +114,12 @@ def options_from(args: argparse.Namespace) -> RunOptions:
         pick_device(args.device)
     except (ValueError, RuntimeError) as exc:
         raise UsageError(f"bad --device {args.device!r}: {exc}") from None
+    version = getattr(args, "version", None)
+    if version is not None and not versions.is_valid(version):
+        raise UsageError(f"--version {version[:40]!r} must be numbers and letters separated by dots, e.g. 1.1")
+    runtimes = getattr(args, "runtimes", None)
     return RunOptions(args.profile, args.device, args.seed, args.artifacts, args.data_dir, args.dataset,
-                      progress=not args.quiet)
+                      progress=not args.quiet, version=version, runtimes=tuple(runtimes) if runtimes else None)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -130,23 +142,33 @@ def _train(args: argparse.Namespace) -> int:
     for name in train_order(requested):
         folder = options.artifacts_dir / name
         model_overrides = overrides if name in requested else None
-        if (name not in requested or args.missing) and _up_to_date(folder, name, options, model_overrides):
+        if (name not in requested or args.missing) and _up_to_date(folder, name, options, model_overrides,
+                                                                   check_version=name in requested):
             refreshed = artifacts.sync_serving(folder, registry.get(name))
             print(f"{name:22s} artifacts up to date in {folder}, skipped"
                   + (" (serving hints refreshed)" if refreshed else ""))
             continue
-        metrics = train_and_export(name, options, model_overrides)
+        # Only the models asked for take --version; a dependency trained on the way keeps the registry's.
+        try:
+            metrics = train_and_export(name, options if name in requested else replace(options, version=None),
+                                       model_overrides)
+        except ExportError as exc:  # the artifact folder is left as it was; the other models still train
+            print(f"{name:22s} not exported: {exc}", file=sys.stderr, flush=True)
+            failed.append(name)
+            continue
         print(_summary_line(metrics), flush=True)
         if metrics["floor"]["applies"] and not metrics["passed"]:
             failed.append(name)
     if failed:
-        print(f"floor not met: {', '.join(failed)}", file=sys.stderr)
+        print(f"floor not met or export failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
 
-def _up_to_date(folder: Path, name: str, options: RunOptions, overrides: dict[str, Any] | None) -> bool:
-    """Complete artifacts trained with the same profile, seed, dataset and hyperparameters as asked now."""
+def _up_to_date(folder: Path, name: str, options: RunOptions, overrides: dict[str, Any] | None,
+                check_version: bool = True) -> bool:
+    """Complete artifacts trained with the same profile, seed, dataset and hyperparameters as asked now (and the
+    same version, for a model asked for by name: a dependency's version does not matter)."""
     if not artifacts.is_complete(folder):
         return False
     done = artifacts.read_json(folder / artifacts.METRICS_FILE)
@@ -154,7 +176,12 @@ def _up_to_date(folder: Path, name: str, options: RunOptions, overrides: dict[st
     signature = artifacts.read_json(folder / artifacts.SIGNATURE_FILE)
     if signature.get("artifact_format") != artifacts.FORMAT_VERSION:
         return False
+    if check_version and signature.get("version") != (options.version or registry.get(name).version):
+        return False
     dataset = signature["dataset"]
+    runtimes = [r for r in registry.get(name).runtimes if options.runtimes is None or r in options.runtimes]
+    if not set(runtimes) <= set(signature.get("runtimes", {})):
+        return False
     return (done.get("hparams") == wanted and done.get("profile") == options.profile
             and done.get("seed") == options.seed and dataset == (options.dataset or registry.get(name).dataset))
 

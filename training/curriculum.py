@@ -18,6 +18,7 @@ PIXELS = TensorSpec("image", "float32", (-1, "channels", "height", "width"))
 # with no delay, and the handler answers it in one forward pass. Measured (docs/benchmarks.md, the sweep): with
 # TorchServe batching on, the envelopes wait its maxBatchDelay for batches that never fill.
 # One torch thread per worker: scale with workers, never with threads that contend for the same cores.
+CHAR_STATE = TensorSpec("state", "float32", (-1, "layers", "hidden"))
 SERVING = {"batch_size": 1, "max_batch_delay_ms": 0, "torch_threads": 1}
 
 register(ModelSpec(
@@ -124,7 +125,7 @@ register(ModelSpec(
     chapter="Part 3.2 — recurrent networks and language modelling; Part 4.2 — sequence generation project",
     build=char_rnn.char_gru,
     recipe=language.char_language_model,
-    inputs=(TensorSpec("tokens", "int64", (-1, -1)), TensorSpec("state", "float32", (-1, "layers", "hidden"))),
+    inputs=(TensorSpec("tokens", "int64", (-1, -1)), CHAR_STATE),
     outputs=(TensorSpec("logits", "float32", (-1, -1, "vocab_size")),
              TensorSpec("next_state", "float32", (-1, "layers", "hidden"))),
     floor=Floor("ce_ratio", 0.5, higher_is_better=False,
@@ -132,6 +133,12 @@ register(ModelSpec(
     hparams={"steps": 400, "seq_len": 128, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0,
              "embedding": 64, "hidden": 256, "layers": 1, "dropout": 0.0, "max_new_tokens": 256},
     full_profile={"steps": 4000, "layers": 2, "hidden": 384, "dropout": 0.1},
+    portable_inputs=(TensorSpec("tokens", "int64", (-1, 1)), CHAR_STATE),
+    export_note="model.pt2 and model.onnx hold one GRU step (one token per row in, logits and the next state "
+                "out): torch.export unrolls the GRU over time, so it fixes the sequence length it traces. The "
+                "handler feeds the prompt one token at a time and keeps the sampling loop (temperature, top-k, "
+                "a seeded generator per request, stop at max_new_tokens), which has data-dependent control flow "
+                "and per-request randomness that an exported graph cannot carry.",
     hparams_source="python -m training tune char_rnn --trials 4 (docs/tuning/char_rnn.md)",
     serving=SERVING,
     search_space={"hidden": (128, 256), "lr": (0.002, 0.003, 0.005)},
@@ -193,6 +200,9 @@ register(ModelSpec(
     hparams_source="AC-GAN (Odena et al., 2017) scaled to 8x8; lr and width from docs/tuning/dcgan_digits.md",
     serving=SERVING,
     requires=("cnn_digits",),
+    export_note="Only the generator is exported (digit and noise in, image out); the discriminator is for "
+                "training only. The noise is drawn in the handler from a generator seeded per request, so the "
+                "same seed gives the same image on every runtime, and the PNG is encoded there too.",
     search_space={"lr": (0.0002, 0.0004), "width": (32, 64)},
     card=ModelCard(
         intended_use="Teaching: adversarial training and class-conditional generation.",

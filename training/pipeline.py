@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import torch
 
-from training import artifacts, export, registry, runtime
+from training import artifacts, export, portable, registry, runtime
 from training.recipes.base import RecipeContext
 
 DEFAULT_ARTIFACTS = Path("artifacts")
@@ -27,6 +28,10 @@ class RunOptions:
     data_dir: Path | None = None
     dataset: str | None = None
     progress: bool = True
+    version: str | None = None  # the artifacts' version (None: the registry's); `train --version`
+    # The runtimes to export (None: every one the registry lists for the model). Tuning and the determinism
+    # tests retrain many times and need only TorchScript; AOTInductor's compile is the slow step.
+    runtimes: tuple[str, ...] | None = None
 
 
 def train_and_export(name: str, options: RunOptions, overrides: dict[str, Any] | None = None,
@@ -48,7 +53,8 @@ def train_and_export(name: str, options: RunOptions, overrides: dict[str, Any] |
     example = result.extra.get("example") or {
         t.name: result.example_inputs[i][0].tolist() for i, t in enumerate(spec.inputs)
     }
-    signature = artifacts.build_signature(spec, result.dims, {**result.extra, "example": example})
+    signature = artifacts.build_signature(spec, result.dims, {**result.extra, "example": example},
+                                         options.version)
     scripted = export.to_torchscript(result.module, result.example_inputs, trace=result.trace)
     parity = export.check_parity(result.module, scripted, result.example_inputs)
     export.check_signature(scripted, result.example_inputs, signature["inputs"], signature["outputs"])
@@ -72,8 +78,26 @@ def train_and_export(name: str, options: RunOptions, overrides: dict[str, Any] |
         "train_seconds": round(seconds, 2),
         "torch": torch.__version__,
     }
-    artifacts.write(folder or options.artifacts_dir / spec.name, spec, scripted, signature, metrics, result.history)
+    target = folder or options.artifacts_dir / spec.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    names = [r for r in spec.runtimes if options.runtimes is None or r in options.runtimes or r == "torchscript"]
+    with tempfile.TemporaryDirectory(prefix=f".export-{spec.name}-", dir=target.parent) as staging:
+        exported = portable.export_all(names, result.module, result.example_inputs,
+                                       _portable_inputs(spec, result.dims, signature), signature["outputs"],
+                                       Path(staging))
+        default = spec.default_runtime if spec.default_runtime in names else "torchscript"
+        signature.update(portable.describe(names, signature["inputs"],
+                                           _portable_inputs(spec, result.dims, signature), default))
+        metrics["runtimes"] = {"torchscript": {"parity_max_abs_diff": parity, "tolerance": export.PARITY_TOLERANCE},
+                               **exported}
+        staged = [Path(staging) / portable.RUNTIMES[name].file for name in exported]
+        artifacts.write(target, spec, scripted, signature, metrics, result.history, staged=staged)
     return metrics
+
+
+def _portable_inputs(spec: registry.ModelSpec, dims: dict[str, int], signature: dict[str, Any]) -> list[Any]:
+    """The resolved inputs of the torch.export'ed part: the spec's narrower ones, else the signature's."""
+    return [t.resolve(dims) for t in spec.portable_inputs] or list(signature["inputs"])
 
 
 def train_order(names: list[str]) -> list[str]:

@@ -27,6 +27,9 @@ class Kind(StrEnum):
 
 
 PROFILES = ("quick", "full")
+# The runtimes a model can be exported to: TorchScript (model.pt, what TorchServe loads natively), torch.export +
+# AOTInductor (model.pt2) and ONNX Runtime (model.onnx). docs/runtimes.md measures them.
+RUNTIMES = ("torchscript", "aoti", "onnx")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,21 @@ class ModelSpec:
     # What tuning maximises (or minimises) when it should not be the floor's figure itself.
     tune_metric: str | None = None
     version: str = "1.0"
+    runtimes: tuple[str, ...] = RUNTIMES
+    # The runtime an archive serves unless told otherwise: the fastest in docs/runtimes.md.
+    default_runtime: str = "torchscript"
+    # The inputs of the torch.export'ed part (model.pt2, model.onnx) where they are narrower than the TorchScript
+    # module's, and why the rest stays in the handler (the model card says it).
+    portable_inputs: tuple[TensorSpec, ...] = ()
+    export_note: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.runtimes if r not in RUNTIMES]
+        if unknown or "torchscript" not in self.runtimes:
+            raise ValueError(f"{self.name}: runtimes must include torchscript and come from {', '.join(RUNTIMES)}; "
+                             f"got {', '.join(self.runtimes)}")
+        if self.default_runtime not in self.runtimes:
+            raise ValueError(f"{self.name}: default runtime {self.default_runtime!r} is not one of its runtimes")
 
     def hparams_for(self, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Hyperparameters for a profile: the quick defaults, the full profile's changes, then overrides."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ def tune(spec: ModelSpec, options: RunOptions, trials: int, report_dir: Path) ->
     metric = spec.tune_metric or floor.metric
     higher = floor.higher_is_better if metric == floor.metric else True
     rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    options = replace(options, runtimes=("torchscript",))  # trials compare weights, not runtimes
     with tempfile.TemporaryDirectory(prefix=f"tune-{spec.name}-") as scratch:
         for point in candidates(spec, trials, options.seed):
             metrics = train_and_export(spec.name, options, point, holdout="validation",

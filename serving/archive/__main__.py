@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from serving.archive.builder import ArchiveError, build
+from serving.archive.builder import RUNTIMES, ArchiveError, build
 from serving.cli import USAGE_ERROR, Parser, UsageError
 
 
@@ -21,8 +21,12 @@ def _archive(argv: list[str] | None) -> int:
     parser.add_argument("models", nargs="*", help="model names (default: every folder with a signature.json)")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--store", type=Path, default=Path("model_store"))
+    parser.add_argument("--version", help="archive as this version, into <name>-<version>.mar, to serve it beside "
+                        "the model's other versions (default: the signature's version, into <name>.mar)")
     parser.add_argument("--device-type", choices=("auto", "cpu", "gpu"), default="auto",
                         help="deviceType in model-config.yaml (auto: gpu when CUDA is available here)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="the runtime each archive serves (default: each model's, from the registry)")
     args = parser.parse_args(argv)
     if not args.artifacts.is_dir():
         parser.error(f"artifacts folder not found: {args.artifacts} (run `make export`)")
@@ -36,8 +40,8 @@ def _archive(argv: list[str] | None) -> int:
 
         device_type = "gpu" if torch.cuda.is_available() else "cpu"
     for folder in folders:
-        result = build(folder, args.store, device_type)
-        print(f"{result.name:22s} {result.kind:24s} v{result.version} → {result.path}")
+        result = build(folder, args.store, device_type, version=args.version, runtime=args.runtime)
+        print(f"{result.name:22s} {result.kind:24s} v{result.version} {result.runtime:11s} → {result.path}")
     return 0
 
 

@@ -13,11 +13,16 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import handlers
+from serving import versions
 from serving.archive import model_config
 
-ARTIFACT_FILES = ("model.pt", "signature.json", "metrics.json", "model_card.md")
+ARTIFACT_FILES = ("signature.json", "metrics.json", "model_card.md")
+RUNTIMES = ("torchscript", "aoti", "onnx")
+# An artifact from before the other runtimes has only TorchScript, and its signature says nothing of runtimes.
+LEGACY_RUNTIMES = {"torchscript": {"file": "model.pt", "platform": "pytorch_torchscript"}}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FIXED_CREATED_ON = "01/01/1980 00:00:00"
 ENTRY_MODULE = "handler.py"
@@ -35,6 +40,13 @@ class ArchiveResult:
     version: str
     kind: str
     path: Path
+    runtime: str
+
+
+def check_version(version: str) -> None:
+    """Refuse a version that could not be a path segment and a file name (serving/versions.py)."""
+    if not versions.is_valid(version):
+        raise ArchiveError(f"version {version[:40]!r} must be numbers and letters separated by dots, e.g. 1.1")
 
 
 def entry_module(kind: str) -> str:
@@ -49,28 +61,52 @@ def entry_module(kind: str) -> str:
             f'    """The {kind} handler, as TorchServe loads it."""\n')
 
 
+def pick_runtime(signature: dict[str, Any], asked: str | None) -> tuple[str, dict[str, Any]]:
+    """The runtime to serve (the one asked, else the artifact's default) and its signature entry."""
+    available = signature.get("runtimes") or LEGACY_RUNTIMES
+    runtime = asked or str(signature.get("default_runtime", "torchscript"))
+    if runtime not in available:
+        raise ArchiveError(f"{signature['name']} has no {runtime} export (it has: {', '.join(available)})")
+    return runtime, dict(available[runtime])
+
+
 def build(artifact_dir: Path, store: Path, device_type: str,
-          serving_overrides: dict[str, int] | None = None) -> ArchiveResult:
-    """Archive one artifact folder into `store/<name>.mar`; `serving_overrides` replace serving hints of the
-    signature (batch_size, max_batch_delay_ms, workers …) — how the benchmark's sweep tries other settings."""
+          serving_overrides: dict[str, int] | None = None, version: str | None = None,
+          runtime: str | None = None) -> ArchiveResult:
+    """Archive one artifact folder into `store/<name>.mar`, serving `runtime` (default: the artifact's
+    default); `serving_overrides` replace serving hints of the signature (batch_size, max_batch_delay_ms,
+    workers …) — how the benchmark's sweep tries other settings. The archive holds only the served model file.
+
+    `version` archives the artifacts as that version, into `store/<name>-<version>.mar`, so that it is served
+    beside the model's other versions; the signature inside the archive then carries that version."""
     missing = [f for f in ARTIFACT_FILES if not (artifact_dir / f).is_file()]
     if missing:
         raise ArchiveError(f"{artifact_dir}: missing {', '.join(missing)} (run `make export` first)")
     signature = json.loads((artifact_dir / "signature.json").read_text(encoding="utf-8"))
-    name, version, kind = signature["name"], str(signature["version"]), signature["kind"]
+    if version is not None:
+        check_version(version)
+        signature = {**signature, "version": version}
+    name, kind = signature["name"], signature["kind"]
+    file_name = f"{name}.mar" if version is None else f"{name}-{version}.mar"
+    version = str(signature["version"])
+    runtime, entry = pick_runtime(signature, runtime)
+    model_file = artifact_dir / entry["file"]
+    if not model_file.is_file():
+        raise ArchiveError(f"{artifact_dir}: missing {entry['file']} (run `make export` first)")
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"mar-{name}-") as tmp:
         staging = Path(tmp)
-        extra = _stage(staging, artifact_dir, signature)
+        served = {**signature, "runtime": runtime, "platform": entry["platform"]}
+        extra = _stage(staging, artifact_dir, served)
         serving = {**signature.get("serving", {}), **(serving_overrides or {})}
-        (staging / "model-config.yaml").write_text(model_config.render(serving, device_type))
+        (staging / "model-config.yaml").write_text(model_config.render(serving, device_type, runtime))
         (staging / ENTRY_MODULE).write_text(entry_module(kind))
         out = staging / "out"
         out.mkdir()
         command = [
             str(Path(sys.executable).with_name("torch-model-archiver")),
             "--model-name", name, "--version", version,
-            "--serialized-file", str(artifact_dir / "model.pt"),
+            "--serialized-file", str(model_file),
             "--handler", str(staging / ENTRY_MODULE),
             "--extra-files", ",".join(str(p) for p in extra),
             "--config-file", str(staging / "model-config.yaml"),
@@ -79,14 +115,16 @@ def build(artifact_dir: Path, store: Path, device_type: str,
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ArchiveError(f"torch-model-archiver failed for {name}: {result.stderr.strip()[-500:]}")
-        path = store / f"{name}.mar"
+        path = store / file_name
         _pack(out / name, path)
-    return ArchiveResult(name, version, kind, path)
+    return ArchiveResult(name, version, kind, path, runtime)
 
 
-def _stage(staging: Path, artifact_dir: Path, signature: dict[str, object]) -> list[Path]:
-    """The extra files: artifacts, labels in TorchServe's index_to_name.json, and the handlers package."""
-    extra = [artifact_dir / f for f in ARTIFACT_FILES if f != "model.pt"]
+def _stage(staging: Path, artifact_dir: Path, signature: dict[str, Any]) -> list[Path]:
+    """The extra files: artifacts (signature.json as given: the served runtime, its version perhaps another),
+    labels in TorchServe's index_to_name.json, and the handlers package."""
+    (staging / "signature.json").write_text(json.dumps(signature, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    extra = [staging / "signature.json", *(artifact_dir / f for f in ARTIFACT_FILES if f != "signature.json")]
     labels = signature.get("labels")
     if isinstance(labels, list):
         index = staging / "index_to_name.json"

@@ -26,6 +26,7 @@ import yaml
 from serving.cli import USAGE_ERROR, Parser, UsageError
 from serving.modelserver.properties import escape_value, render
 from serving.modelserver.settings import ModelServerSettings
+from serving.versions import version_key
 
 MOUNT = "/mnt/models"  # where KServe's storage initializer puts the storageUri's content
 # KServe's wrapper listens on 8080 in the same container and reaches TorchServe here (pytorch/serve's KServe
@@ -64,7 +65,11 @@ def render_config(archives: list[Path], mount: str = MOUNT) -> str:
     models: dict[str, dict[str, Any]] = {}
     for archive in archives:
         name, version, entry = snapshot_entry(archive)
-        models[name] = {version: entry}
+        models.setdefault(name, {})[version] = entry
+    for versions in models.values():  # several versions of a model: the newest is TorchServe's default
+        newest = max(versions, key=version_key)
+        for version, entry in versions.items():
+            entry["defaultVersion"] = version == newest
     snapshot = {"name": "startup.cfg", "modelCount": len(models), "models": models}
     settings = kserve_settings(mount)
     lines = [line for line in render(settings).splitlines() if not line.startswith("load_models=")]

@@ -16,8 +16,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def render(serving: dict[str, Any], device_type: str) -> str:
-    """The YAML text: defaults, then the signature's serving hints, then the device."""
+def render(serving: dict[str, Any], device_type: str, runtime: str = "torchscript") -> str:
+    """The YAML text: defaults, then the signature's serving hints, then the device and the served runtime
+    (in the `handler` section, beside torch_threads, where an operator reads what a worker runs)."""
     if device_type not in ("cpu", "gpu"):
         raise ValueError(f"device type must be cpu or gpu, got {device_type!r}")
     config = dict(DEFAULTS)
@@ -34,5 +35,6 @@ def render(serving: dict[str, Any], device_type: str) -> str:
         if threads < 1:
             raise ValueError(f"torch_threads must be at least 1, got {threads}")
         config["handler"] = {"torch_threads": threads}
+    config.setdefault("handler", {})["runtime"] = runtime
     config["deviceType"] = device_type
     return yaml.safe_dump(config, sort_keys=True)

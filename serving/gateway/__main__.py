@@ -1,4 +1,5 @@
-"""`python -m serving.gateway`: run the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT."""
+"""`python -m serving.gateway`: run the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT, and its gRPC front-end
+on GATEWAY_GRPC_PORT in the same event loop."""
 
 import gc
 import sys
@@ -29,7 +30,7 @@ def main() -> int:
     try:
         settings = get_settings()
         configure_logging(settings.gateway_log_level)
-        app = create_app(settings)
+        app = create_app(settings, serve_grpc=True)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -1,11 +1,12 @@
 """The gateway application: the stack's only public entry point, in front of a private TorchServe.
 
 It composes the three parts: the core's data plane (serving/gateway/core/, built in the lifespan), the REST
-front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
+and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
 (serving/gateway/observability/: request id, metrics, access log) inside one 500 guard. The edge is built once:
 inference takes the lean path under it, everything else FastAPI's router.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,15 +15,21 @@ from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from serving.gateway import playground
 from serving.gateway.core.admission import Admission, ApiKeys
 from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.dataplane import DataPlane
+from serving.gateway.core.lifecycle.assemble import lifecycle_runtime
+from serving.gateway.core.lifecycle.metrics import VersionMetrics
 from serving.gateway.core.upstream import TorchServeClient
-from serving.gateway.frontends import health, rest_errors, rest_v1, rest_v2
+from serving.gateway.frontends import admin, generate, health, rest_errors, rest_v1, rest_v2
+from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
 from serving.gateway.settings import GatewaySettings, get_settings
+from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
+from serving.gateway.streaming.metrics import StreamMetrics
 from serving.modelserver.settings import ModelServerSettings
 from serving.modelserver.settings import get_settings as get_model_server_settings
 
@@ -55,9 +62,10 @@ class GatewayApp(FastAPI):
 
 
 def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, catalog: Catalog,
-                metrics: GatewayMetrics) -> DataPlane:
+                metrics: GatewayMetrics, stream_metrics: StreamMetrics, by_version: VersionMetrics) -> DataPlane:
     """The data plane, with its TorchServe client (the local one the TS_* settings describe, or
-    GATEWAY_TORCHSERVE_URL's without a token); close `plane.upstream` when done."""
+    GATEWAY_TORCHSERVE_URL's without a token) and its lifecycle; close `plane.upstream` and
+    `plane.lifecycle` when done."""
     upstream = (TorchServeClient(model_server.inference_url, model_server.management_url, model_server.ts_home,
                                  settings.gateway_upstream_timeout_s, settings.gateway_max_concurrency)
                 if settings.gateway_torchserve_url is None else
@@ -65,21 +73,35 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
                                  settings.gateway_max_concurrency))
     batcher = Coalescer(upstream.predict, settings.gateway_batch_max_items, settings.gateway_batch_max_in_flight,
                         settings.gateway_batch_max_bytes, settings.gateway_upstream_timeout_s, metrics.observe_batch)
+    limits = StreamLimits.of(settings)
+    streams = StreamHub(limits, StreamSlots(limits.max_streams), stream_metrics)
     return DataPlane(settings, catalog, upstream, ApiKeys(settings.api_keys()),
-                     Admission(settings.gateway_max_concurrency), metrics, batcher)
+                     Admission(settings.gateway_max_concurrency), metrics, batcher,
+                     lifecycle_runtime(settings, catalog, upstream, by_version), streams)
 
 
-def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None) -> FastAPI:
-    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses."""
+def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
+               serve_grpc: bool = False) -> FastAPI:
+    """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses.
+    `serve_grpc`: the lifespan also starts the gRPC front-end on GATEWAY_GRPC_PORT over the same data plane (the
+    process entry points' choice; in-process test clients leave it off, so they bind no port)."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
-    catalog = Catalog.from_store(settings.gateway_model_store)
+    # The archives TorchServe loads at start; with a model server in another pod, every archive of the store.
+    catalog = Catalog.from_store(settings.gateway_model_store,
+                                 model_server.ts_models if settings.gateway_torchserve_url is None else "all")
     metrics = GatewayMetrics(known_models=set(catalog.names()))
+    stream_metrics = StreamMetrics(metrics.registry, metrics.model_label)  # one per registry, as `metrics`
+    by_version = VersionMetrics(metrics.registry)  # once per app: a lifespan may run more than once in tests
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        plane = build_plane(settings, model_server, catalog, metrics)
+        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics, by_version)
         app.state.plane = plane
+        app.state.lifecycle = plane.lifecycle.control  # the admin API's
+        watcher = plane.lifecycle.watcher
+        watching = asyncio.create_task(watcher.watch(settings.gateway_policy_poll_s)) if watcher else None
+        grpc_server = await grpc_v2.start(plane) if serve_grpc else None
         if not plane.keys.enabled:
             log.warning("profile %s: API keys are OFF; every request is let in (local use only)",
                         settings.gateway_profile)
@@ -87,15 +109,26 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         try:
             yield
         finally:
+            await grpc_v2.stop(grpc_server)
+            if watching is not None:
+                watching.cancel()
+            await plane.lifecycle.aclose()
             await plane.upstream.aclose()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
-                     description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.")
+                     description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.",
+                     docs_url=None, redoc_url=None)  # FastAPI's docs load from a CDN; playground serves /docs
     rest_errors.install(app)
     app.include_router(health.router())
     v1, v2 = rest_v1.router(catalog), rest_v2.router(catalog)
     app.include_router(v1)
     app.include_router(v2)
+    app.include_router(generate.router())
+    admin_keys = settings.admin_keys()
+    if admin_keys:  # off unless configured: without admin keys the routes do not exist (404)
+        app.state.admin_keys = ApiKeys(admin_keys)
+        app.include_router(admin.router())
+    playground.install(app)
     app.lean = LeanInference.of(v1.routes + v2.routes, {
         rest_v1.PREDICT_PATH: rest_v1.answer_predict,
         rest_v2.INFER_PATH: rest_v2.answer_infer,

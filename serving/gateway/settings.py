@@ -22,6 +22,8 @@ class GatewaySettings(BaseSettings):
     gateway_profile: Literal["local", "production"] = "local"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
+    # The Open Inference Protocol over gRPC, on the same host (8001 as in Triton); 0 turns it off.
+    gateway_grpc_port: int = Field(default=8001, ge=0, le=65535)
     # API keys: comma-separated here and/or one per line in a file (a mounted Kubernetes Secret).
     gateway_api_keys: SecretStr = SecretStr("")
     gateway_api_keys_file: Path | None = None
@@ -32,12 +34,21 @@ class GatewaySettings(BaseSettings):
     gateway_upstream_timeout_s: float = Field(default=30.0, gt=0)
     # Requests in flight beyond this get 429 at once instead of queueing without bound.
     gateway_max_concurrency: int = Field(default=128, gt=0)
-    # Coalescing (serving/gateway/batching.py): requests for a model that queue behind `in_flight` calls to
+    # Coalescing (serving/gateway/core/batching.py): requests for a model that queue behind `in_flight` calls to
     # TorchServe go together in one envelope of at most `items` requests and `bytes` bytes; items 1 turns it off.
     gateway_batch_max_items: int = Field(default=32, ge=1, le=1024)
     gateway_batch_max_in_flight: int = Field(default=2, ge=1)
     # Below TorchServe's 10 MiB request limit (TS_MAX_REQUEST_SIZE), with room for the framing.
     gateway_batch_max_bytes: int = Field(default=4 * MIB, gt=0)
+    # Streaming generation (docs/streaming.md): streams open at once beyond `max_streams` get 429 at once; a stream
+    # whose next chunk is not made, or not taken by its reader, within `idle_timeout_s` ends. The first chunk is
+    # small (time to first token); later ones are `chunk_tokens` for a stream alone (fewer calls to TorchServe)
+    # and `shared_chunk_tokens` while other streams are open (a new stream's first chunk waits behind one).
+    gateway_stream_max_streams: int = Field(default=64, ge=1)
+    gateway_stream_idle_timeout_s: float = Field(default=10.0, gt=0)
+    gateway_stream_first_tokens: int = Field(default=4, ge=1)
+    gateway_stream_chunk_tokens: int = Field(default=128, ge=1)
+    gateway_stream_shared_chunk_tokens: int = Field(default=32, ge=1)
     gateway_model_store: Path = Path("model_store")
     # TorchServe's inference API when it runs in another container (Kubernetes: its Service, e.g.
     # http://model-server:8080). Then no TorchServe token is sent and readiness comes from its /ping: the key
@@ -45,12 +56,33 @@ class GatewaySettings(BaseSettings):
     # TorchServe that the TS_* settings describe, with its keys and management API.
     gateway_torchserve_url: str | None = None
     gateway_log_level: str = "INFO"
+    # The admin API (/admin/v1, docs/gateway.md): off unless admin keys are set, and they are never API keys.
+    gateway_admin_keys: SecretStr = SecretStr("")
+    gateway_admin_keys_file: Path | None = None
+    # The traffic policy file (a ConfigMap in Kubernetes), polled for changes; unset: every model's newest version.
+    gateway_policy_file: Path | None = None
+    gateway_policy_poll_s: float = Field(default=2.0, gt=0)
+    # While a model has no live worker its requests wait at most this long, then get 503 with Retry-After ...
+    gateway_outage_budget_s: float = Field(default=2.0, gt=0)
+    # ... and at most this many wait; the next ones get 503 at once.
+    gateway_outage_max_held: int = Field(default=64, ge=0)
+    # Shadow copies running at once; beyond it a copy is skipped (the candidate never costs the clients more).
+    gateway_shadow_max_in_flight: int = Field(default=8, ge=1)
+    # How long an unregistered version may take to answer its last requests before it is removed anyway.
+    gateway_drain_timeout_s: float = Field(default=30.0, gt=0)
 
     def api_keys(self) -> tuple[str, ...]:
         """Every accepted key (blank lines and surrounding spaces ignored)."""
         keys = [k.strip() for k in self.gateway_api_keys.get_secret_value().split(",")]
         if self.gateway_api_keys_file is not None:
             keys += [line.strip() for line in self.gateway_api_keys_file.read_text(encoding="utf-8").splitlines()]
+        return tuple(k for k in keys if k)
+
+    def admin_keys(self) -> tuple[str, ...]:
+        """Every accepted admin key; none: the admin API is off."""
+        keys = [k.strip() for k in self.gateway_admin_keys.get_secret_value().split(",")]
+        if self.gateway_admin_keys_file is not None:
+            keys += [line.strip() for line in self.gateway_admin_keys_file.read_text(encoding="utf-8").splitlines()]
         return tuple(k for k in keys if k)
 
     @model_validator(mode="after")
@@ -61,8 +93,16 @@ class GatewaySettings(BaseSettings):
                 Origin.parse(url)  # what the client will connect to
             except ValueError:
                 raise ValueError(f"GATEWAY_TORCHSERVE_URL must be an http(s) URL with a host, got {url!r}") from None
+        if self.gateway_grpc_port == self.gateway_port:
+            raise ValueError(f"GATEWAY_GRPC_PORT must differ from GATEWAY_PORT ({self.gateway_port}); 0 turns gRPC off")
         if self.gateway_api_keys_file is not None and not self.gateway_api_keys_file.is_file():
             raise ValueError(f"GATEWAY_API_KEYS_FILE {self.gateway_api_keys_file} does not exist")
+        if self.gateway_admin_keys_file is not None and not self.gateway_admin_keys_file.is_file():
+            raise ValueError(f"GATEWAY_ADMIN_KEYS_FILE {self.gateway_admin_keys_file} does not exist")
+        if set(self.admin_keys()) & set(self.api_keys()):
+            raise ValueError("an admin key must not also be an API key: give the admin API keys of its own")
+        if self.gateway_profile == "production" and any(len(k) < 16 for k in self.admin_keys()):
+            raise ValueError("admin keys must be at least 16 characters in the production profile")
         if self.gateway_profile == "local":
             if not is_loopback(self.gateway_host):
                 raise ValueError("the local profile binds to loopback only; set GATEWAY_PROFILE=production "

@@ -2,7 +2,8 @@
 
 Security choices, each a lesson from TorchServe's history (ShellTorch, CVE-2023-43654):
 token authorization stays on; the model-management API is off, so nobody can register or delete a model
-over HTTP (reads still work); and `allowed_urls` admits only `.mar` files directly inside this model store,
+over HTTP (reads still work), unless TS_MODEL_API turns it on for the gateway's admin API (token still required,
+the management port still private); and `allowed_urls` admits only `.mar` files directly inside this model store,
 never an http(s) URL, for the workflow API that `enable_model_api` does not cover.
 """
 
@@ -57,7 +58,7 @@ def render(settings: ModelServerSettings) -> str:
         # Written out although "false" is TorchServe's default, so that nobody reads its absence as an oversight.
         "disable_token_authorization": "false" if settings.ts_token_auth else "true",
         "token_expiration_min": f"{settings.ts_token_expiration_min:g}",
-        "enable_model_api": "false",
+        "enable_model_api": "true" if settings.ts_model_api else "false",
         "allowed_urls": allowed_url_pattern(store),
         "model_store": str(store),
         "load_models": settings.ts_models,

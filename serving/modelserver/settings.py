@@ -62,6 +62,10 @@ class ModelServerSettings(BaseSettings):
     # its keys are random per start and per replica and cannot be supplied, so a gateway in another pod (or a
     # Kubernetes probe) cannot know them; the NetworkPolicy is the boundary then (docs/deploy.md, SECURITY.md).
     ts_token_auth: bool = True
+    # TorchServe's model API (register, scale, unregister) on the management port. Off unless the gateway's admin
+    # API is configured (docs/gateway.md): then the gateway, and only it, calls it with the management token, and
+    # allowed_urls still admits nothing but archives inside the model store.
+    ts_model_api: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_values(self) -> Self:
@@ -74,6 +78,8 @@ class ModelServerSettings(BaseSettings):
         if self.ts_profile != "production" and not is_loopback(self.ts_bind_host):
             raise ValueError(f"ts_bind_host {self.ts_bind_host!r} is not a loopback address; TorchServe may listen "
                              "beyond this machine only with TS_PROFILE=production")
+        if self.ts_model_api and not self.ts_token_auth:
+            raise ValueError("ts_model_api needs ts_token_auth: the model API must never be open without a token")
         if not self.ts_token_auth:
             if self.ts_profile != "production":
                 raise ValueError("ts_token_auth may be false only with TS_PROFILE=production (a model server in a pod "

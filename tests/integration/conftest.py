@@ -11,7 +11,7 @@ import pytest
 
 from serving.archive.builder import build
 from serving.modelserver import ModelServerSettings, read_keys, start, stop
-from tests.servers import gateway_process, settings_for
+from tests.servers import free_ports, gateway_process, settings_for
 from training import registry
 
 KEY = "integration-key-0123456789"
@@ -31,11 +31,25 @@ def gateway_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def gateway(model_store: Path, server: ModelServerSettings, gateway_log: Path) -> Iterator[str]:
-    """`python -m serving.gateway` in front of the session's TorchServe, with two API keys; yields its URL."""
+def gateway_grpc_port() -> int:
+    """The port of the session gateway's gRPC front-end."""
+    return free_ports(1)[0]
+
+
+@pytest.fixture(scope="session")
+def gateway(model_store: Path, server: ModelServerSettings, gateway_log: Path, gateway_grpc_port: int) -> Iterator[str]:
+    """`python -m serving.gateway` in front of the session's TorchServe, with two API keys and gRPC on
+    `gateway_grpc_port`; yields its URL."""
     log = gateway_log
-    with gateway_process(model_store, server, log, GATEWAY_API_KEYS=f"{KEY},{OTHER_KEY}") as (url, _):
+    with gateway_process(model_store, server, log, GATEWAY_API_KEYS=f"{KEY},{OTHER_KEY}",
+                         GATEWAY_GRPC_PORT=str(gateway_grpc_port)) as (url, _):
         yield url
+
+
+@pytest.fixture(scope="session")
+def grpc_target(gateway: str, gateway_grpc_port: int) -> str:
+    """host:port of the session gateway's gRPC front-end (up once the gateway is)."""
+    return f"127.0.0.1:{gateway_grpc_port}"
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,14 @@ def test_archive_holds_model_signature_card_config_and_every_handler_module(stor
         manifest = json.loads(archive.read("MAR-INF/MANIFEST.json"))
         config = yaml.safe_load(archive.read("model-config.yaml"))
         signature = json.loads(archive.read("signature.json"))
-    assert {"model.pt", "signature.json", "model_card.md", "metrics.json", "handler.py", "model-config.yaml"} <= names
+    served = signature["runtimes"][signature["runtime"]]
+    assert signature["runtime"] == registry.get(name).default_runtime
+    assert signature["platform"] == served["platform"]
+    assert {served["file"], "signature.json", "model_card.md", "metrics.json", "handler.py",
+            "model-config.yaml"} <= names
+    assert manifest["model"]["serializedFile"] == served["file"]
+    # only the served runtime's model file travels
+    assert names.isdisjoint({"model.pt", "model.pt2", "model.onnx"} - {served["file"]})
     bundled = {n for n in names if n.startswith("handlers/")}
     assert bundled == {f"handlers/{p.name}" for p in Path("handlers").glob("*.py")}
     assert manifest["model"]["modelName"] == name
@@ -40,7 +47,8 @@ def test_archive_holds_model_signature_card_config_and_every_handler_module(stor
     # path that unpickles a state dict with torch.load (without weights_only in TorchServe 0.12)
     assert "modelFile" not in manifest["model"]
     assert config["batchSize"] == registry.get(name).serving["batch_size"]
-    assert config["handler"] == {"torch_threads": registry.get(name).serving["torch_threads"]}
+    assert config["handler"] == {"torch_threads": registry.get(name).serving["torch_threads"],
+                                 "runtime": signature["runtime"]}
     assert config["deviceType"] == "cpu"
     assert config["minWorkers"] >= 1
 
@@ -53,8 +61,46 @@ def test_building_twice_gives_identical_bytes(artifacts_dir: Path, store: Path, 
 def test_incomplete_artifact_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "signature.json").write_text("{}")
-    with pytest.raises(ArchiveError, match="missing model.pt"):
+    with pytest.raises(ArchiveError, match="missing metrics.json, model_card.md"):
         build(tmp_path / "half", tmp_path / "store", "cpu")
+
+
+@pytest.mark.parametrize(("runtime", "file", "platform"), [
+    ("onnx", "model.onnx", "onnxruntime_onnx"), ("aoti", "model.pt2", "pytorch_aoti"),
+    ("torchscript", "model.pt", "pytorch_torchscript")])
+def test_the_archive_carries_the_runtime_it_is_built_for(artifacts_dir: Path, tmp_path: Path, runtime: str,
+                                                         file: str, platform: str) -> None:
+    result = build(artifacts_dir / "dqn_cartpole", tmp_path, "cpu", runtime=runtime)
+    with zipfile.ZipFile(result.path) as archive:
+        models = {n for n in archive.namelist() if n.startswith("model.")}
+        signature = json.loads(archive.read("signature.json"))
+        config = yaml.safe_load(archive.read("model-config.yaml"))
+        manifest = json.loads(archive.read("MAR-INF/MANIFEST.json"))
+    assert models == {file}
+    assert (result.runtime, signature["runtime"], signature["platform"]) == (runtime, runtime, platform)
+    assert config["handler"]["runtime"] == runtime
+    assert manifest["model"]["serializedFile"] == file
+
+
+def test_a_runtime_the_artifact_lacks_is_refused(artifacts_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name in ("model.pt", "metrics.json", "model_card.md"):
+        (folder / name).write_bytes((artifacts_dir / "dqn_cartpole" / name).read_bytes())
+    signature = json.loads((artifacts_dir / "dqn_cartpole" / "signature.json").read_text())
+    signature.pop("runtimes")  # an artifact from before the other runtimes
+    (folder / "signature.json").write_text(json.dumps(signature))
+    with pytest.raises(ArchiveError, match=r"^dqn_cartpole has no onnx export \(it has: torchscript\)$"):
+        build(folder, tmp_path / "store", "cpu", runtime="onnx")
+    assert build(folder, tmp_path / "store", "cpu").runtime == "torchscript"
+
+
+def test_archive_cli_refuses_an_unknown_runtime() -> None:
+    result = subprocess.run([sys.executable, "-m", "serving.archive", "--runtime", "tensorrt"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: argument --runtime: invalid choice: 'tensorrt' (choose from 'torchscript', 'aoti', 'onnx')"]
 
 
 def test_archive_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -54,10 +54,14 @@ def toy_spec() -> Iterator[ModelSpec]:
 
 def test_registered_module_trains_exports_and_describes_itself(toy_spec: ModelSpec, tmp_path: Path) -> None:
     assert "toy_wine" in registry.names()
-    metrics = train_and_export("toy_wine", RunOptions(progress=False, artifacts_dir=tmp_path))
+    # ONNX beside TorchScript (AOTInductor's compile is tested on the curriculum's own models)
+    metrics = train_and_export("toy_wine", RunOptions(progress=False, artifacts_dir=tmp_path, runtimes=("onnx",)))
     assert metrics["passed"] is True
+    assert metrics["runtimes"]["onnx"]["parity_max_abs_diff"] <= metrics["runtimes"]["onnx"]["tolerance"]
     folder = tmp_path / "toy_wine"
     signature = json.loads((folder / "signature.json").read_text())
+    assert sorted(signature["runtimes"]) == ["onnx", "torchscript"]
+    assert (folder / "model.onnx").is_file()
     assert signature["inputs"] == [{"name": "features", "dtype": "float32", "shape": [-1, 13]}]
     assert signature["outputs"] == [{"name": "probabilities", "dtype": "float32", "shape": [-1, 3]}]
     with export.torchscript_deprecation_silenced():

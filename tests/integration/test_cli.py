@@ -63,12 +63,14 @@ def test_trains_cnn_on_a_local_mnist_folder(tmp_path: Path) -> None:
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", 2049, (n,), bytes(i % 10 for i in range(n)))
     out = tmp_path / "artifacts"
     result = run_cli("train", "cnn_digits", "--dataset", "mnist", "--data-dir", str(tmp_path / "data"),
-                     "--artifacts", str(out), "--set", "epochs=1", "--quiet")
+                     "--artifacts", str(out), "--set", "epochs=1", "--quiet", "--runtimes", "onnx")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "n/a (other dataset)" in result.stdout
     signature = json.loads((out / "cnn_digits" / "signature.json").read_text())
     assert signature["inputs"][0]["shape"] == [-1, 1, 28, 28]
     assert signature["dataset"] == "mnist"
+    assert sorted(signature["runtimes"]) == ["onnx", "torchscript"]  # --runtimes onnx: no AOTInductor compile
+    assert sorted(p.name for p in (out / "cnn_digits").glob("model.*")) == ["model.onnx", "model.pt"]
     assert signature["labels"][0] == "0 - zero"
     assert json.loads((out / "cnn_digits" / "metrics.json").read_text())["floor"]["applies"] is False
 

@@ -33,8 +33,8 @@ def _loadtest(*argv: str, key: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(180)
 def test_smoke_run_through_the_gateway(gateway: str, tmp_path: Path) -> None:
     even = tmp_path / "even.toml"  # one user per model, so every model is loaded
-    even.write_text("[weights]\n" + "".join(f"{name} = 1\n" for name in MIX))
-    result = _loadtest("--host", gateway, "--users", str(len(MIX)), "--spawn-rate", "8", "--duration", "12",
+    even.write_text("[weights]\n" + "".join(f"{name} = 1\n" for name in MIX) + "[streams]\nchar_rnn = 1\n")
+    result = _loadtest("--host", gateway, "--users", str(len(MIX) + 1), "--spawn-rate", "9", "--duration", "12",
                        "--mix", str(even), "--reports", str(tmp_path / "reports"), key=KEY)
     assert result.returncode == 0, result.stdout + result.stderr
     reports = tmp_path / "reports"
@@ -45,6 +45,9 @@ def test_smoke_run_through_the_gateway(gateway: str, tmp_path: Path) -> None:
         assert model["routes"]["v1"]["requests"] > 0, name
         assert model["routes"]["v2"]["requests"] > 0, name
         assert model["routes"]["v1"]["p99_ms"] >= model["routes"]["v1"]["p50_ms"] > 0
+    streams = summary["models"]["char_rnn"]["routes"]
+    assert streams["ttft"]["requests"] == streams["stream"]["requests"] > 0  # one time to first token per stream
+    assert streams["stream"]["p50_ms"] >= streams["ttft"]["p50_ms"] > 0
     assert summary["total"]["failures"] == 0
     for report in ("locust_stats.csv", "locust_stats_history.csv", "report.html", "latency.png", "throughput.png"):
         assert (reports / report).stat().st_size > 0, report

@@ -11,11 +11,12 @@ from serving.archive import model_config
 def test_serving_hints_override_the_defaults() -> None:
     config = yaml.safe_load(model_config.render({"batch_size": 16, "max_batch_delay_ms": 0, "workers": 2}, "gpu"))
     assert config == {**model_config.DEFAULTS, "batchSize": 16, "maxBatchDelay": 0, "minWorkers": 2,
-                      "maxWorkers": 2, "deviceType": "gpu"}
+                      "maxWorkers": 2, "deviceType": "gpu", "handler": {"runtime": "torchscript"}}
 
 
 def test_no_hints_keep_the_defaults() -> None:
-    assert yaml.safe_load(model_config.render({}, "cpu")) == {**model_config.DEFAULTS, "deviceType": "cpu"}
+    assert yaml.safe_load(model_config.render({}, "cpu")) == {**model_config.DEFAULTS, "deviceType": "cpu",
+                                                              "handler": {"runtime": "torchscript"}}
 
 
 def test_an_unknown_device_is_refused() -> None:
@@ -24,8 +25,8 @@ def test_an_unknown_device_is_refused() -> None:
 
 
 def test_torch_threads_go_to_the_handler_section() -> None:
-    config = yaml.safe_load(model_config.render({"torch_threads": 2}, "cpu"))
-    assert config["handler"] == {"torch_threads": 2}
+    config = yaml.safe_load(model_config.render({"torch_threads": 2}, "cpu", "onnx"))
+    assert config["handler"] == {"torch_threads": 2, "runtime": "onnx"}
 
 
 def test_fewer_than_one_torch_thread_is_refused() -> None:

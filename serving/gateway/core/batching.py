@@ -4,7 +4,10 @@ wait, and go together in one batch envelope (handlers/envelope.py) when a call r
 No timer: a request that finds a free slot leaves at once, so a lone client pays nothing, and under load the
 batches grow exactly as large as the backlog. Each request still gets its own answer and status: the handler
 answers every item as if it had come alone. TorchServe's frontend and the gateway's HTTP client then work once
-per envelope instead of once per request, which on a small machine is CPU given back to the model."""
+per envelope instead of once per request, which on a small machine is CPU given back to the model.
+
+A request whose headers the envelope cannot carry (handlers/envelope.py's length fields) is refused alone with
+431, whether it would have gone alone or batched: its answer never depends on the traffic beside it."""
 
 import asyncio
 from collections import deque
@@ -12,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers import envelope
-from serving.gateway.core.errors import UpstreamError, UpstreamTimeout
+from serving.gateway.core.errors import InvalidInput, UpstreamError, UpstreamTimeout
 from serving.gateway.core.upstream import UpstreamResponse, result_of
 
 Send = Callable[[str, bytes, str, str | None, str | None], Awaitable[UpstreamResponse]]
@@ -47,7 +50,13 @@ class Coalescer:
 
     async def predict(self, model: str, body: bytes, content_type: str, accept: str | None,
                       request_id: str | None) -> UpstreamResponse:
-        """The model's answer to this request (or the domain error TorchServe's answer maps to)."""
+        """The model's answer to this request (or the domain error TorchServe's answer maps to); 431 for headers
+        too large to travel."""
+        headers = {"content-type": content_type, **({"accept": accept} if accept else {})}
+        try:  # the same check for a lone request, so that its answer never depends on the traffic beside it
+            envelope.header_block(headers)
+        except envelope.ItemTooLarge as error:
+            raise InvalidInput(f"request headers too large for model {model!r}: {error}", 431) from None
         if self.max_items <= 1 or len(body) > self.max_bytes // 2:  # off, or too big to share an envelope
             self._observe(model, 1)
             return await self._send(model, body, content_type, accept, request_id)
@@ -65,7 +74,6 @@ class Coalescer:
             finally:
                 queue.in_flight -= 1
                 self._dispatch(model)
-        headers = {"content-type": content_type, **({"accept": accept} if accept else {})}
         future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
         queue.waiting.append(_Waiting(headers, body, request_id, future))
         self._dispatch(model)

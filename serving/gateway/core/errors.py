@@ -69,6 +69,10 @@ class ModelNotReady(GatewayError):
         super().__init__(message, {"Retry-After": "1"})
 
 
+class WorkerDied(ModelNotReady):
+    """TorchServe answered 507: the worker serving the request died (TorchServe restarts it by itself)."""
+
+
 class UpstreamUnavailable(ModelNotReady):
     """TorchServe cannot be reached."""
 

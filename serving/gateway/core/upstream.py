@@ -14,6 +14,7 @@ from serving.gateway.core.errors import (
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    WorkerDied,
 )
 from serving.gateway.core.http1 import Answer, Http1Pool, Origin, ProtocolError
 from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
@@ -21,11 +22,13 @@ from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
 
 @dataclass(frozen=True)
 class UpstreamResponse:
-    """A successful prediction: TorchServe's body and content type, and how long it took."""
+    """A successful prediction: TorchServe's body and content type, how long it took, and the model version
+    that answered (set by the lifecycle once it is known)."""
 
     body: bytes
     content_type: str
     seconds: float
+    version: str = ""
 
 
 class TorchServeClient:
@@ -66,10 +69,19 @@ class TorchServeClient:
             headers["Accept"] = accept
         if request_id:
             headers["X-Request-ID"] = request_id
+        return await self._post(model, f"/predictions/{model}", headers, body)
+
+    async def explain(self, model: str, body: bytes, request_id: str | None) -> UpstreamResponse:
+        """POST /explanations/{model}: TorchServe's explanations API, which runs the handler's explanation path
+        (handlers/explaining.py) instead of its prediction. JSON in, JSON out; never coalesced."""
+        headers = {"Content-Type": "application/json", **({"X-Request-ID": request_id} if request_id else {})}
+        return await self._post(model, f"/explanations/{model}", headers, body)
+
+    async def _post(self, model: str, path: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         started = time.perf_counter()
         try:
-            answer = await self._with_token(self._inference, "POST", f"/predictions/{model}", headers, body,
-                                            self._timeout_s, TokenKeys.inference_headers)
+            answer = await self._with_token(self._inference, "POST", path, headers, body, self._timeout_s,
+                                            TokenKeys.inference_headers)
         except TimeoutError:
             raise UpstreamTimeout.of(model) from None
         except OSError:
@@ -92,6 +104,19 @@ class TorchServeClient:
             return False
         workers = json.loads(answer.body)[0].get("workers", [])
         return any(worker.get("status") == "READY" for worker in workers)
+
+    async def manage(self, method: str, path: str, timeout_s: float = 120.0) -> tuple[int, str]:
+        """One call to TorchServe's management API with its token (the admin API's only way there): its status
+        and message. UpstreamUnavailable when this gateway has no management API (a model server in another pod)."""
+        if self._management is None:
+            raise UpstreamUnavailable("this gateway reaches no management API (GATEWAY_TORCHSERVE_URL is set): "
+                                      "change versions with the Deployments instead (docs/deploy.md)")
+        try:
+            answer = await self._with_token(self._management, method, path, {}, b"", timeout_s,
+                                            TokenKeys.management_headers)
+        except (TimeoutError, OSError, ProtocolError):
+            raise UpstreamUnavailable("the model server's management API is unavailable") from None
+        return answer.status, _message(answer.status, answer.body)
 
     async def _with_token(self, origin: Origin, method: str, path: str, headers: dict[str, str], body: bytes,
                           timeout_s: float, token: Callable[[TokenKeys], dict[str, str]]) -> Answer:
@@ -123,14 +148,16 @@ def result_of(model: str, status: int, payload: bytes, content_type: str, second
     if status == 200:
         return UpstreamResponse(payload, content_type, seconds)
     message = _message(status, payload)
+    if status == 507 or (status == 500 and "Worker died" in message):
+        # TorchServe's dead worker: 507 for the batch it held, 500 for some answers when every worker died at once.
+        # The outage gate holds the model's requests for a budget.
+        raise WorkerDied(f"model {model!r} is out of resources: {message}")
     if 400 <= status < 500 and status != 404:
         raise InvalidInput(message, status)  # the handler's own verdict on the request, passed on as is
     if status == 404:
         raise ModelNotReady(f"model {model!r} is not loaded in the model server")
     if status == 503:
         raise ModelNotReady(f"model {model!r} cannot take requests now: {message}")
-    if status == 507:
-        raise ModelNotReady(f"model {model!r} is out of resources: {message}")
     raise UpstreamError(f"model {model!r} failed: {message}")
 
 

@@ -9,6 +9,7 @@ with the same endpoint; metrics and logs see the route's template, as when the r
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -30,6 +31,15 @@ class LeanRoute:
 
     route: Any  # a Starlette/FastAPI route: has `path` (the template) and `path_regex`
     endpoint: Endpoint
+
+
+def query_version(scope: Scope) -> str | None:
+    """The `version` query parameter, as the router's request would read it (None when absent)."""
+    query = scope.get("query_string", b"")
+    if not query or b"version=" not in query:
+        return None
+    values = parse_qs(query.decode("latin-1")).get("version")
+    return values[0] if values else None
 
 
 class LeanInference:
@@ -62,6 +72,9 @@ class LeanInference:
         """Answer a matched request; a domain error becomes its `{"error": ...}` answer."""
         lean, params = matched
         scope["route"], scope["path_params"] = lean.route, params  # where the router would have put them
+        version = query_version(scope)
+        if version is not None and "version" not in params:  # v1's ?version=1.1 (a path's version comes first)
+            params = {**params, "version": version}
         try:
             response = await lean.endpoint(plane, params, Headers(scope=scope), receive)
         except GatewayError as error:

@@ -24,6 +24,7 @@ def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 REASONS = {400: "Invalid input", 401: "Missing or invalid API key", 404: "Unknown model or version",
            413: "Body too large", 415: "Unsupported content type", 429: "Too many requests in flight",
+           431: "Request headers too large to travel to the model server",
            502: "The model failed", 503: "The model server or model is not ready", 504: "The model timed out"}
 # Every error a guarded route can answer, for the OpenAPI document (schemathesis checks answers against it).
 ROUTE_ERRORS = _documented(*REASONS)

@@ -13,6 +13,8 @@ from starlette.types import Receive
 from serving.gateway.core.catalog import Catalog
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import InvalidInput
+from serving.gateway.core.lifecycle.deadline import REQUEST_TIMEOUT_HEADER, deadline_from
+from serving.gateway.core.lifecycle.policy import TRAFFIC_KEY_HEADER
 from serving.gateway.frontends.body import receive_body
 from serving.gateway.frontends.dependencies import Plane, require_key, require_key_unless_open
 from serving.gateway.frontends.rest_errors import HEALTH_ERRORS, ROUTE_ERRORS
@@ -50,7 +52,8 @@ def router(catalog: Catalog) -> APIRouter:
     async def model_metadata(plane: DataPlane, name: str, version: str | None) -> dict[str, Any]:
         entry = plane.catalog.get(name, version)
         inputs, outputs = entry.contract
-        return {"name": entry.name, "versions": [entry.version], "platform": "pytorch_torchscript",
+        platform = entry.signature.get("platform", "pytorch_torchscript")  # the served runtime, from the archive
+        return {"name": entry.name, "versions": plane.catalog.versions(entry.name), "platform": platform,
                 "inputs": [t.as_metadata() for t in inputs], "outputs": [t.as_metadata() for t in outputs]}
 
     async def model_ready(plane: DataPlane, name: str, version: str | None) -> JSONResponse:
@@ -87,10 +90,12 @@ def router(catalog: Catalog) -> APIRouter:
 
 async def answer_infer(plane: DataPlane, params: dict[str, str], headers: Headers, receive: Receive) -> Response:
     """POST /v2/models/{name}[/versions/{version}]/infer: key check and model, then the body, decoded."""
-    entry = plane.admit(headers.get("authorization"), params["name"], params.get("version"))
+    deadline = deadline_from(headers.get(REQUEST_TIMEOUT_HEADER))
+    entry = plane.admit(headers.get("authorization"), params["name"], params.get("version"), None,
+                        headers.get(TRAFFIC_KEY_HEADER))
     body = await receive_body(receive, headers.get("content-length"), plane.settings.gateway_max_body_bytes)
     request = _parse(body, headers.get(HEADER_LENGTH))
-    outputs = await plane.infer(entry, request, current_request_id())
+    outputs = await plane.infer(entry, request, current_request_id(), deadline)
     binary = _binary_outputs(request, outputs)
     outputs = [_json_ready(t) if t.name not in binary and t.name in BASE64_IN_JSON else t for t in outputs]
     content, response_headers = encode_response(entry.name, entry.version, request.id, outputs, binary)

@@ -8,6 +8,9 @@ an output the codec cannot encode raises `OutputError`, a server fault (500).
     body, extra_headers = encode_response("mnist", "1", request.id, outputs,
                                           request.binary_names(t.name for t in outputs))
 
+gRPC's messages arrive split into fields already: `build_request` applies the same checks to them, and
+`encode_raw` gives an output's raw contents.
+
 Wire format: the body is a JSON object; with the binary extension the `Inference-Header-Content-Length` header
 gives the JSON's length in bytes and raw tensor data follows it, one chunk per tensor that carries
 `"parameters": {"binary_data_size": N}`, in tensor order. Numbers are little-endian, BOOL one byte (0 or 1),
@@ -16,6 +19,7 @@ BYTES each element as a 4-byte little-endian length and its bytes.
 
 from __future__ import annotations
 
+from serving.gateway.v2codec.fields import InputFields, build_request
 from serving.gateway.v2codec.model import (
     BINARY_DATA_SIZE,
     DTYPES,
@@ -29,7 +33,7 @@ from serving.gateway.v2codec.model import (
     Tensor,
 )
 from serving.gateway.v2codec.request import decode_base64, parse_header_length, parse_request
-from serving.gateway.v2codec.response import encode_response
+from serving.gateway.v2codec.response import encode_raw, encode_response
 
 __all__ = [
     "BINARY_DATA_SIZE",
@@ -39,10 +43,13 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "CodecError",
     "InferRequest",
+    "InputFields",
     "OutputError",
     "RequestedOutput",
     "Tensor",
+    "build_request",
     "decode_base64",
+    "encode_raw",
     "encode_response",
     "parse_header_length",
     "parse_request",

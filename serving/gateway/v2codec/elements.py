@@ -21,9 +21,12 @@ def _json_data(item: dict[str, Any], datatype: str, count: int, where: str) -> n
     return _json_bytes(values, where) if datatype == "BYTES" else _json_numbers(values, datatype, where)
 
 
-def _binary_data(chunk: bytes, datatype: str, count: int, where: str) -> npt.NDArray[Any] | list[bytes]:
-    return _binary_bytes(chunk, count, where) if datatype == "BYTES" else _binary_numbers(chunk, datatype, count,
-                                                                                            where)
+def _binary_data(chunk: bytes, datatype: str, count: int, where: str,
+                 sized: str = "binary_data_size is") -> npt.NDArray[Any] | list[bytes]:
+    """`sized` names where the chunk's size came from, in the size error (REST's parameter, gRPC's raw entry)."""
+    if datatype == "BYTES":
+        return _binary_bytes(chunk, count, where)
+    return _binary_numbers(chunk, datatype, count, where, sized)
 
 
 def _flatten(data: Any, where: str) -> list[Any]:
@@ -94,11 +97,11 @@ def _finite_as(value: float, dtype: np.dtype[Any]) -> bool:
         return False
 
 
-def _binary_numbers(chunk: bytes, datatype: str, count: int, where: str) -> npt.NDArray[Any]:
+def _binary_numbers(chunk: bytes, datatype: str, count: int, where: str, sized: str) -> npt.NDArray[Any]:
     dtype = DTYPES[datatype]
     if len(chunk) != count * dtype.itemsize:
         raise CodecError(f"{where}: {count} {datatype} elements need {count * dtype.itemsize} bytes of binary "
-                         f"data, binary_data_size is {len(chunk)}")
+                         f"data, {sized} {len(chunk)}")
     if datatype == "BOOL":
         raw = np.frombuffer(chunk, dtype=np.uint8)
         if raw.size and raw.max() > 1:

@@ -93,20 +93,26 @@ def _inputs(request: dict[str, Any], chunks: _Chunks, max_elements: int) -> list
     total = 0
     for index, item in enumerate(items):
         name, datatype, shape = _input_header(item, index)
-        if any(tensor.name == name for tensor in tensors):
-            raise CodecError(f"input {name!r} appears more than once")
-        total += math.prod(shape)
-        if total > max_elements:
-            raise CodecError(f"input {name!r} with shape {list(shape)} brings the request to {_amount(total)} "
-                             f"elements; at most {max_elements} are allowed")
-        # An empty tensor's other sides are bounded too: numpy cannot even shape an empty array with sides past
-        # its address space, and no side of a request can be larger than the whole request may be.
-        sides = math.prod(dim for dim in shape if dim)
-        if sides > max_elements:
-            raise CodecError(f"input {name!r} has shape {_preview(list(shape))}, whose non-zero sides make "
-                             f"{_amount(sides)} elements; at most {max_elements} are allowed")
+        total = _counted(tensors, name, shape, total, max_elements)
         tensors.append(_input_tensor(item, name, datatype, shape, chunks))
     return tensors
+
+
+def _counted(tensors: list[Tensor], name: str, shape: tuple[int, ...], total: int, max_elements: int) -> int:
+    """The request's element count with this input's; CodecError for a repeated name or one over the budget."""
+    if any(tensor.name == name for tensor in tensors):
+        raise CodecError(f"input {name!r} appears more than once")
+    total += math.prod(shape)
+    if total > max_elements:
+        raise CodecError(f"input {name!r} with shape {list(shape)} brings the request to {_amount(total)} "
+                         f"elements; at most {max_elements} are allowed")
+    # An empty tensor's other sides are bounded too: numpy cannot even shape an empty array with sides past
+    # its address space, and no side of a request can be larger than the whole request may be.
+    sides = math.prod(dim for dim in shape if dim)
+    if sides > max_elements:
+        raise CodecError(f"input {name!r} has shape {_preview(list(shape))}, whose non-zero sides make "
+                         f"{_amount(sides)} elements; at most {max_elements} are allowed")
+    return total
 
 
 def _input_header(item: Any, index: int) -> tuple[str, str, tuple[int, ...]]:
@@ -171,12 +177,16 @@ def _requested_outputs(request: dict[str, Any], binary_default: bool) -> list[Re
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise CodecError(f"outputs[{index}] must be an object with a 'name' (a non-empty string)")
-        where = f"requested output {item['name']!r}"
-        if any(output.name == item["name"] for output in outputs):
-            raise CodecError(f"{where} appears more than once")
-        parameters = _optional_object(item, "parameters", where, (_SHARED_MEMORY, _CLASSIFICATION))
-        binary = parameters.get("binary_data", binary_default)
-        if not isinstance(binary, bool):
-            raise CodecError(f"{where}: 'binary_data' must be true or false, got {_describe(binary)}")
-        outputs.append(RequestedOutput(item["name"], binary))
+        outputs.append(_requested_output(outputs, item, binary_default))
     return outputs
+
+
+def _requested_output(outputs: list[RequestedOutput], item: dict[str, Any], binary_default: bool) -> RequestedOutput:
+    where = f"requested output {item['name']!r}"
+    if any(output.name == item["name"] for output in outputs):
+        raise CodecError(f"{where} appears more than once")
+    parameters = _optional_object(item, "parameters", where, (_SHARED_MEMORY, _CLASSIFICATION))
+    binary = parameters.get("binary_data", binary_default)
+    if not isinstance(binary, bool):
+        raise CodecError(f"{where}: 'binary_data' must be true or false, got {_describe(binary)}")
+    return RequestedOutput(item["name"], binary)

@@ -52,6 +52,11 @@ def _header_json(header: dict[str, Any], has_parameters: bool) -> bytes:
         raise OutputError(f"the response cannot be written as JSON: {exc}") from None
 
 
+def encode_raw(tensor: Tensor) -> bytes:
+    """An output's elements as the binary extension (and gRPC's raw_output_contents) lay them out."""
+    return _output_bytes(tensor)
+
+
 def _check_output_names(outputs: list[Tensor], binary: set[str]) -> None:
     names = [tensor.name for tensor in outputs]
     if len(set(names)) != len(names):

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from serving.archive.builder import build
 from tests.servers import PORT_FIELDS, ROOT, free_ports
@@ -66,6 +68,16 @@ def kubelet_probe(running: Running, spec: dict[str, Any], probe: str) -> bool:
         except httpx.TransportError:
             return False
         return 200 <= status.status_code < 400
+    if "grpc" in action:  # the kubelet's grpc probe: grpc.health.v1 Check, SERVING or it fails
+        target = f"127.0.0.1:{running.ports[action['grpc']['port']]}"
+        with grpc.insecure_channel(target) as channel:
+            try:
+                answer = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=action["grpc"].get("service", "")),
+                    timeout=action.get("timeoutSeconds", 1))
+            except grpc.RpcError:
+                return False
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
     port = named_port(spec, action["tcpSocket"]["port"])
     with socket.socket() as sock:
         sock.settimeout(2)
@@ -135,16 +147,17 @@ def gateway(store: Path, model_server: Running, tmp_path_factory: pytest.TempPat
     (folder / "keys").write_text(KEY + "\n")
     upstream = re.fullmatch(r"http://([^:/]+):(\d+)", env["GATEWAY_TORCHSERVE_URL"])
     assert upstream is not None
-    port = free_ports(1)[0]
-    manifest_port = int(env["GATEWAY_PORT"])
-    env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port), "GATEWAY_MODEL_STORE": str(store),
+    port, grpc_port = free_ports(2)
+    manifest_port, manifest_grpc_port = int(env["GATEWAY_PORT"]), int(env["GATEWAY_GRPC_PORT"])
+    env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port), "GATEWAY_GRPC_PORT": str(grpc_port),
+                "GATEWAY_MODEL_STORE": str(store),
                 "GATEWAY_API_KEYS_FILE": str(folder / "keys"),
                 "GATEWAY_TORCHSERVE_URL": model_server.url(int(upstream.group(2)), "")})
     log = folder / "gateway.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([*image_command("gateway"), *spec.get("args", [])], env=process_env(env),
                                    stdout=sink, stderr=subprocess.STDOUT, cwd=folder)
-        running = Running(process, {manifest_port: port}, log, env)
+        running = Running(process, {manifest_port: port, manifest_grpc_port: grpc_port}, log, env)
         try:
             yield running
         finally:

@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "k8s"
-KUSTOMIZATIONS = ("overlays/cpu", "overlays/gpu", "kserve", "loadtest")
+KUSTOMIZATIONS = ("overlays/cpu", "overlays/gpu", "kserve", "kserve-canary", "loadtest")
 
 
 def tool(name: str) -> str:

@@ -62,7 +62,11 @@ def test_environment_matches_the_settings_and_kubernetes() -> None:
     assert str(settings.ts_inference_port) in stack["model-server"]["expose"]
     assert str(settings.ts_metrics_port) in stack["model-server"]["expose"]
     assert "ports" not in stack["model-server"]  # TorchServe is never published
-    assert stack["gateway"]["ports"] == [f"127.0.0.1:{gateway['GATEWAY_PORT']}:{gateway['GATEWAY_PORT']}"]
+    assert stack["gateway"]["ports"] == [f"127.0.0.1:{gateway[name]}:{gateway[name]}"
+                                         for name in ("GATEWAY_PORT", "GATEWAY_GRPC_PORT")]
+    gateway_kubernetes = container_env(render("overlays/gpu"), "gateway")
+    assert (gateway["GATEWAY_PORT"], gateway["GATEWAY_GRPC_PORT"]) == (gateway_kubernetes["GATEWAY_PORT"],
+                                                                       gateway_kubernetes["GATEWAY_GRPC_PORT"])
     assert gateway["GATEWAY_API_KEYS_FILE"] == "/run/secrets/gateway_api_keys"
     assert stack["gateway"]["depends_on"]["model-server"]["condition"] == "service_healthy"
 

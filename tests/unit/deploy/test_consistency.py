@@ -62,8 +62,10 @@ def test_gateway_ports_probes_and_upstream(overlay: str) -> None:
     objects = render(overlay)
     spec, env = container(objects, "gateway"), container_env(objects, "gateway")
     assert named_port(spec, "http") == int(env["GATEWAY_PORT"])
+    assert named_port(spec, "grpc") == int(env["GATEWAY_GRPC_PORT"])
     assert spec["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
-    assert spec["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # readiness through grpc.health.v1 on the gRPC port (a grpc probe's port is a number; "" = the whole server)
+    assert spec["readinessProbe"]["grpc"] == {"port": int(env["GATEWAY_GRPC_PORT"])}
     assert {"/livez", "/readyz"} <= health_paths()
     # the gateway reaches TorchServe through the model server's Service, on its inference port
     upstream = urlsplit(env["GATEWAY_TORCHSERVE_URL"])
@@ -128,3 +130,24 @@ def test_images_run_what_the_local_stack_runs() -> None:
 
 def test_test_helpers_cover_every_port_setting() -> None:
     assert set(PORT_FIELDS) == set(ModelServerSettings().ports())
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_service_and_network_policy_carry_rest_and_grpc(overlay: str) -> None:
+    objects = render(overlay)
+    spec = container(objects, "gateway")
+    service = {port["name"]: port for port in find(objects, "Service", "gateway")["spec"]["ports"]}
+    assert set(service) == {"http", "grpc"}
+    for name, port in service.items():
+        assert port["targetPort"] == name
+        assert port["port"] == named_port(spec, name)
+    assert service["grpc"]["appProtocol"] == "kubernetes.io/h2c"
+    ingress = find(objects, "NetworkPolicy", "gateway")["spec"]["ingress"]
+    assert ingress == [{"ports": [{"port": "http", "protocol": "TCP"}, {"port": "grpc", "protocol": "TCP"}]}]
+
+
+def test_the_gateway_image_exposes_the_ports_of_its_deployment() -> None:
+    spec = container(render("overlays/gpu"), "gateway")
+    exposed = dockerfile_stages()["gateway"].last("EXPOSE")
+    assert exposed is not None
+    assert sorted(map(int, exposed.split())) == sorted(port["containerPort"] for port in spec["ports"])

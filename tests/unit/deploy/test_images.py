@@ -68,8 +68,10 @@ def test_torch_pins_come_from_pyproject() -> None:
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     torch_pins = [d for d in dependencies if re.match(r"torch(vision)?==", d)]
     for variant, index in install.TORCH_INDEX.items():
-        first = install.commands("model-server", variant, python="py")[0]
-        assert first == ["py", "-m", "pip", "install", "--no-cache-dir", "--index-url", index, *torch_pins]
+        first, *_, last = install.commands("model-server", variant, python="py")
+        assert first == ["py", "-m", "pip", "install", "--no-cache-dir", "--constraint", str(install.LOCK),
+                         "--index-url", index, "--no-deps", *torch_pins]
+        assert last[-2:] == torch_pins  # their dependencies, from PyPI at the locked versions
 
 
 def test_gateway_and_loadtest_install_no_torch() -> None:
@@ -78,7 +80,17 @@ def test_gateway_and_loadtest_install_no_torch() -> None:
         assert "torch" not in flat, target
         assert "download.pytorch.org" not in flat, target
     assert install.commands("loadtest", "cpu", python="py") == [
-        ["py", "-m", "pip", "install", "--no-cache-dir", install.project_requirements()["locust"]]]
+        ["py", "-m", "pip", "install", "--no-cache-dir", "--constraint", str(install.LOCK),
+         install.project_requirements()["locust"]]]
+
+
+def test_every_install_is_constrained_by_the_lock() -> None:
+    for target in install.TARGETS:
+        for step in install.commands(target, "cpu", python="py"):
+            assert step[5:7] == ["--constraint", str(ROOT / "requirements.lock")], (target, step)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.count("COPY pyproject.toml requirements.lock README.md ./") == 5
+    assert "RUN pip install --constraint requirements.lock . " in dockerfile  # the trainer
 
 
 def test_install_refuses_what_pyproject_does_not_declare(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +149,8 @@ def _closure(requirements: list[str]) -> set[str]:
     ("gateway", "import serving.gateway.__main__, serving.gateway.app"),
     ("model-server", "import serving.modelserver.cli, handlers, "
                      "handlers.image_classification, handlers.text_generation, handlers.image_generation, "
-                     "handlers.policy, handlers.tabular, handlers.regression, ts.model_service_worker"),
+                     "handlers.policy, handlers.tabular, handlers.regression, ts.model_service_worker, "
+                     "handlers.runtimes, onnxruntime"),
 ])
 def test_each_image_installs_every_distribution_its_entry_point_loads(target: str, code: str) -> None:
     project = install.project_requirements()

@@ -80,11 +80,12 @@ def test_every_pod_is_locked_down(kustomization: str) -> None:
                                                "capabilities": {"drop": ["ALL"]}}
             assert "memory" in spec["resources"]["limits"]
             assert "cpu" in spec["resources"]["requests"]
-            # a read-only root needs somewhere to write: every mount is an emptyDir or a read-only secret
+            # a read-only root needs somewhere to write: every mount is an emptyDir or a read-only secret/configMap
             volumes = {v["name"]: v for v in pod["volumes"]}
             for mount in spec["volumeMounts"]:
                 volume = volumes[mount["name"]]
-                assert "emptyDir" in volume or ("secret" in volume and mount.get("readOnly") is True)
+                assert "emptyDir" in volume or (
+                    ("secret" in volume or "configMap" in volume) and mount.get("readOnly") is True)
 
 
 def test_the_secret_example_is_not_applied_and_its_placeholder_cannot_start_a_gateway() -> None:

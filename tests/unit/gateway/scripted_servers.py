@@ -22,7 +22,8 @@ class Server:
     connections: int = 0
     busy: int = 0
     most_busy: int = 0
-    hangups: int = 0  # connections the client closed
+    hangups: int = 0  # connections the client closed between requests
+    ended: int = 0  # connections over for any reason (reset or closed mid-answer too)
 
 
 @asynccontextmanager
@@ -51,6 +52,7 @@ async def serve(reply: Reply, tls: ssl.SSLContext | None = None) -> AsyncIterato
         except ConnectionError:
             pass
         finally:
+            server.ended += 1
             writer.close()
 
     listener = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)

@@ -97,6 +97,43 @@ async def test_requests_queued_behind_a_call_go_as_one_envelope() -> None:
     assert json.loads(results[2].body) == {"y": 8}  # type: ignore[union-attr]
 
 
+# "content-type: application/json\naccept: " is 39 bytes: this Accept makes a header block of 65,536 bytes, one more
+# than the envelope's u16 length field holds
+OVERSIZE_ACCEPT = "a" * (65536 - 39)
+TOO_LARGE = ("request headers too large for model 'm': the headers take 65536 bytes; a batch envelope carries at most "
+             "65535 bytes of headers per request")
+
+
+async def test_a_request_whose_headers_cannot_travel_fails_alone_with_431() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
+    first = _request(coalescer, 1)
+    await _settle()
+    oversize = asyncio.ensure_future(coalescer.predict("m", b'{"x": 3}', "application/json", OVERSIZE_ACCEPT, None))
+    queued = [_request(coalescer, 2), oversize, _request(coalescer, 4)]
+    await _settle()
+    server.gate.set()
+    assert json.loads((await first).body) == {"y": 2}
+    results = await asyncio.gather(*queued, return_exceptions=True)
+    assert server.calls == [("application/json", 1), (envelope.CONTENT_TYPE, 2)]  # the others still went together
+    assert json.loads(results[0].body) == {"y": 4}  # type: ignore[union-attr]
+    assert isinstance(results[1], InvalidInput)
+    assert (results[1].status, results[1].message) == (431, TOO_LARGE)
+    assert json.loads(results[2].body) == {"y": 8}  # type: ignore[union-attr]
+
+
+async def test_headers_that_cannot_travel_get_431_from_a_free_slot_too() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
+    server.gate.set()
+    with pytest.raises(InvalidInput, match="request headers too large") as refused:
+        await coalescer.predict("m", b'{"x": 3}', "application/json", OVERSIZE_ACCEPT, None)
+    assert (refused.value.status, refused.value.message) == (431, TOO_LARGE)
+    assert server.calls == []
+    fits = await coalescer.predict("m", b'{"x": 3}', "application/json", OVERSIZE_ACCEPT[:-1], None)
+    assert json.loads(fits.body) == {"y": 6}
+
+
 async def test_envelopes_hold_at_most_max_items_and_max_bytes() -> None:
     server = FakeTorchServe()
     coalescer = Coalescer(server.send, max_items=3, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)

@@ -27,6 +27,7 @@ from serving.gateway.core.errors import (
 from serving.gateway.core.upstream import UpstreamResponse
 from serving.gateway.observability import GatewayMetrics
 from serving.gateway.v2codec import InferRequest, parse_request
+from tests.unit.gateway.lifecycles import plain_lifecycle
 
 pytestmark = pytest.mark.anyio
 KEY = "k" * 16
@@ -61,8 +62,11 @@ def plane_of(torchserve: FakeTorchServe, limit: int = 4, timeout_s: float = 5.0)
     settings: Any = SimpleNamespace(gateway_max_body_bytes=1000)
     upstream: Any = SimpleNamespace()  # readiness is not asked here
     metrics = GatewayMetrics(known_models={"wine"})
-    return DataPlane(settings, Catalog([WINE]), upstream, ApiKeys((KEY,)), Admission(limit), metrics,
-                     Coalescer(torchserve.send, 8, 2, 4096, timeout_s, metrics.observe_batch))
+    catalog = Catalog([WINE])
+    return DataPlane(settings, catalog, upstream, ApiKeys((KEY,)), Admission(limit), metrics,
+                     Coalescer(torchserve.send, 8, 2, 4096, timeout_s, metrics.observe_batch),
+                     plain_lifecycle(catalog, metrics),
+                     streams=None)  # type: ignore[arg-type]  # no stream here (tests/unit/gateway/test_streaming_engine.py)
 
 
 def request(**extra: Any) -> InferRequest:

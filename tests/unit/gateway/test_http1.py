@@ -9,7 +9,15 @@ import ssl
 import pytest
 import trustme
 
-from serving.gateway.core.http1 import Answer, ConnectTimeout, Http1Pool, Origin, ProtocolError
+from serving.gateway.core.http1 import (
+    Answer,
+    ConnectTimeout,
+    Http1Pool,
+    Origin,
+    PoolClosed,
+    ProtocolError,
+    ResponseTooLarge,
+)
 from tests.unit.gateway.scripted_servers import OK, always, never_accepting, serve
 
 
@@ -175,3 +183,108 @@ def test_origins_parse_ports_schemes_and_base_paths() -> None:
     for bad in ("ftp://ts", "ts:8080", "http://"):
         with pytest.raises(ValueError, match="not an http"):
             Origin.parse(bad)
+
+
+@pytest.mark.anyio
+async def test_a_connection_idle_past_the_idle_timeout_is_closed_not_reused() -> None:
+    async with serve(always(OK)) as server:
+        expiring = Http1Pool(max_connections=8, connect_timeout_s=1.0, idle_timeout_s=0.05)
+        assert (await expiring.request(server.origin, "GET", "/", {})).body == b"{}"
+        await asyncio.sleep(0.3)  # well past 0.05 s
+        assert (await expiring.request(server.origin, "GET", "/", {})).body == b"{}"
+        await asyncio.sleep(0.05)  # the server sees the expired one's end
+        assert (server.connections, server.hangups) == (2, 1)
+        keeping = Http1Pool(max_connections=8, connect_timeout_s=1.0, idle_timeout_s=60)
+        await keeping.request(server.origin, "GET", "/", {})
+        await asyncio.sleep(0.3)
+        await keeping.request(server.origin, "GET", "/", {})
+        assert server.connections == 3  # within its idle time, the connection is reused
+
+
+LIMITED_TO_OK = 45  # OK's header names and values (content-type application/json, content-length 2) and its body
+
+
+@pytest.mark.anyio
+async def test_a_response_at_the_size_limit_is_taken_and_one_byte_more_refused() -> None:
+    async with serve(always(OK)) as server:
+        at_limit = Http1Pool(4, 1.0, max_response_bytes=LIMITED_TO_OK)
+        assert (await at_limit.request(server.origin, "GET", "/", {})).body == b"{}"
+        under = Http1Pool(4, 1.0, max_response_bytes=LIMITED_TO_OK - 1)
+        with pytest.raises(ResponseTooLarge, match="^the response is over the client's limit of 44 bytes$"):
+            await under.request(server.origin, "GET", "/", {})
+
+
+@pytest.mark.anyio
+async def test_an_oversize_body_is_refused_before_it_is_all_sent() -> None:
+    announced = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 100  # the rest never comes
+    endless = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"x" * 1024 + b"\r\n"  # nor here
+    for start in (announced, endless * 4):
+        async with serve(always(start)) as server:
+            pool = Http1Pool(4, 1.0, max_response_bytes=1000)
+            with pytest.raises(ResponseTooLarge, match="over the client's limit of 1000 bytes"):
+                async with asyncio.timeout(5):  # refused from what came, not after waiting for the rest
+                    await pool.request(server.origin, "GET", "/", {})
+            await asyncio.sleep(0.05)
+            assert server.hangups == 1  # the connection is closed, not kept for the next request
+
+
+@pytest.mark.anyio
+async def test_a_header_sent_twice_keeps_both_values(pool: Http1Pool) -> None:
+    twice = (b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nVary: Accept\r\nSet-Cookie: b=2\r\nVary: Origin\r\n"
+             b"Content-Length: 0\r\n\r\n")
+    async with serve(always(twice)) as server:
+        answer = await pool.request(server.origin, "GET", "/", {})
+    assert answer.headers == {"set-cookie": "a=1, b=2", "vary": "Accept, Origin", "content-length": "0"}
+    assert answer.get_all("set-cookie") == ["a=1", "b=2"]
+    assert list(answer.fields) == [("set-cookie", "a=1"), ("vary", "Accept"), ("set-cookie", "b=2"),
+                                   ("vary", "Origin"), ("content-length", "0")]
+
+
+@pytest.mark.anyio
+async def test_close_closes_idle_and_in_flight_connections_and_later_requests_fail() -> None:
+    release = asyncio.Event()
+
+    async def hold(head: bytes, number: int) -> bytes:
+        if head.startswith(b"GET /hold "):
+            await release.wait()
+        return OK
+
+    pool = Http1Pool(max_connections=2, connect_timeout_s=1.0)
+    async with serve(hold) as server:
+        await asyncio.gather(*(pool.request(server.origin, "GET", "/", {}) for _ in range(2)))  # two idle
+        in_flight = asyncio.ensure_future(pool.request(server.origin, "GET", "/hold", {}))  # takes one of them
+        await asyncio.sleep(0.05)
+        assert (server.connections, server.busy) == (2, 1)
+        pool.close()
+        with pytest.raises(PoolClosed, match="^the HTTP client was closed while the request was in flight$"):
+            await in_flight
+        await asyncio.sleep(0.05)
+        assert server.hangups == 1  # the idle one
+        release.set()  # the server answers the held request on a connection the client has closed
+        await asyncio.sleep(0.1)
+        assert server.ended == 2  # both: the idle one and the one in flight
+        with pytest.raises(PoolClosed, match="^the HTTP client is closed$"):
+            await pool.request(server.origin, "GET", "/", {})
+        assert server.connections == 2  # no new connection for a closed pool
+        pool.close()  # twice is fine
+
+
+@pytest.mark.anyio
+async def test_close_fails_the_requests_waiting_for_a_connection() -> None:
+    release = asyncio.Event()
+
+    async def hold(head: bytes, number: int) -> bytes:
+        await release.wait()
+        return OK
+
+    pool = Http1Pool(max_connections=1, connect_timeout_s=1.0)
+    async with serve(hold) as server:
+        requests = [asyncio.ensure_future(pool.request(server.origin, "GET", "/", {})) for _ in range(2)]
+        await asyncio.sleep(0.05)  # the first in flight, the second waiting for the only slot
+        pool.close()
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        release.set()
+    assert [str(r) for r in results] == ["the HTTP client was closed while the request was in flight",
+                                         "the HTTP client is closed"]
+    assert all(isinstance(r, PoolClosed) for r in results)
+    assert server.connections == 1

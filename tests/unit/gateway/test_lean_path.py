@@ -65,7 +65,9 @@ def test_inference_is_named_by_its_path_segments(lean: LeanInference) -> None:
 
 
 async def call(lean: LeanInference, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
-    plane: Any = SimpleNamespace(keys=ApiKeys(("k" * 16,)), catalog=Catalog([]),
+    catalog = Catalog([])
+    plane: Any = SimpleNamespace(keys=ApiKeys(("k" * 16,)), catalog=catalog,
+                                 lifecycle=SimpleNamespace(pick=lambda name, version, key: catalog.get(name, version)),
                                  settings=SimpleNamespace(gateway_max_body_bytes=100))
     plane.admit = DataPlane.admit.__get__(plane)
     scope = {"type": "http", "method": "POST", "path": path,

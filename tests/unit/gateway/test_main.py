@@ -34,7 +34,8 @@ def test_the_gc_is_tuned_after_the_app_is_built_and_before_serving(restored_gc: 
 
     monkeypatch.setattr(entry, "get_settings", lambda: Settings())
     monkeypatch.setattr(entry, "configure_logging", lambda level: None)
-    monkeypatch.setattr(entry, "create_app", lambda settings: calls.append("app") or "the app")
+    monkeypatch.setattr(entry, "create_app",
+                        lambda settings, serve_grpc: calls.append(f"app grpc={serve_grpc}") or "the app")
     monkeypatch.setattr(entry, "tune_gc", lambda: calls.append("gc"))
 
     def run(app: Any, **options: Any) -> None:
@@ -42,4 +43,4 @@ def test_the_gc_is_tuned_after_the_app_is_built_and_before_serving(restored_gc: 
 
     monkeypatch.setattr(entry.uvicorn, "run", run)
     assert entry.main() == 0
-    assert calls == ["app", "gc", "serve the app"]
+    assert calls == ["app grpc=True", "gc", "serve the app"]

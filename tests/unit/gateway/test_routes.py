@@ -12,10 +12,13 @@ from serving.modelserver import ModelServerSettings
 PUBLIC_ROUTES = {
     ("GET", "/livez"), ("GET", "/readyz"), ("GET", "/metrics"),
     ("GET", "/v1/models"), ("GET", "/v1/models/{name}"), ("POST", "/v1/models/{name}/predict"),
+    ("POST", "/v1/models/{name}/explain"),
     ("GET", "/v2/health/live"), ("GET", "/v2/health/ready"), ("GET", "/v2"),
     ("GET", "/v2/models/{name}"), ("GET", "/v2/models/{name}/versions/{version}"),
     ("GET", "/v2/models/{name}/ready"), ("GET", "/v2/models/{name}/versions/{version}/ready"),
     ("POST", "/v2/models/{name}/infer"), ("POST", "/v2/models/{name}/versions/{version}/infer"),
+    ("POST", "/v2/models/{name}/generate"), ("POST", "/v2/models/{name}/versions/{version}/generate"),
+    ("POST", "/v2/models/{name}/generate_stream"), ("POST", "/v2/models/{name}/versions/{version}/generate_stream"),
 }
 
 

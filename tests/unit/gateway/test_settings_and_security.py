@@ -37,6 +37,19 @@ def test_production_needs_keys_and_long_ones() -> None:
     assert ok.api_keys() == (GOOD_KEY, "z" * 16)
 
 
+def test_the_grpc_port_is_tritons_by_default_can_be_off_and_never_the_rest_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GATEWAY_GRPC_PORT", raising=False)
+    assert GatewaySettings(_env_file=None).gateway_grpc_port == 8001
+    monkeypatch.setenv("GATEWAY_GRPC_PORT", "0")
+    assert GatewaySettings(_env_file=None).gateway_grpc_port == 0
+    with pytest.raises(ValidationError, match="GATEWAY_GRPC_PORT must differ from GATEWAY_PORT"):
+        GatewaySettings(_env_file=None, gateway_port=9000, gateway_grpc_port=9000)
+    with pytest.raises(ValidationError, match="less than or equal to 65535"):
+        GatewaySettings(_env_file=None, gateway_grpc_port=70000)
+
+
 def test_keys_come_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keys = tmp_path / "keys"
     keys.write_text(f"\n{'a' * 16}\n  {'b' * 16}  \n")

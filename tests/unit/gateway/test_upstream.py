@@ -9,7 +9,7 @@ import pytest
 
 from serving.gateway.core.errors import InvalidInput, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from serving.gateway.core.upstream import TorchServeClient
-from tests.unit.gateway.scripted_servers import never_accepting, serve
+from tests.unit.gateway.scripted_servers import always, never_accepting, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -76,3 +76,16 @@ async def test_a_handlers_4xx_is_passed_on() -> None:
         with pytest.raises(InvalidInput) as error:
             await predict(server.origin.port)
     assert (error.value.status, error.value.message) == (400, "features: expected 4 numbers")
+
+
+async def test_an_answer_over_the_size_cap_is_an_upstream_error_and_a_closed_client_is_unavailable() -> None:
+    oversize = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % ((64 << 20) + 1)  # refused on its head alone
+    async with serve(always(oversize)) as server:
+        with pytest.raises(UpstreamError) as error:
+            await predict(server.origin.port)
+    assert (error.value.status, error.value.message) == (
+        502, "model 'm': the response is over the client's limit of 67108864 bytes")
+    client = TorchServeClient("http://127.0.0.1:9", None, None, 5.0)
+    await client.aclose()
+    with pytest.raises(UpstreamUnavailable, match="^the model server is unavailable$"):
+        await client.predict("m", b"{}", "application/json", None, None)

@@ -30,6 +30,30 @@ def test_requests_and_responses_survive_the_framing() -> None:
     assert envelope.unpack_requests(envelope.pack_requests([])) == []
 
 
+def test_headers_fill_the_length_field_exactly_and_one_byte_more_is_refused() -> None:
+    name = "accept: "
+    largest = {"accept": "a" * (envelope.MAX_HEADER_BLOCK - len(name))}
+    assert envelope.unpack_requests(envelope.pack_requests([(largest, b"{}")])) == [(largest, b"{}")]
+    over = {"accept": largest["accept"] + "a"}
+    with pytest.raises(envelope.ItemTooLarge, match="the headers take 65536 bytes; a batch envelope carries at most "
+                                                    "65535 bytes of headers per request"):
+        envelope.header_block(over)
+    with pytest.raises(envelope.ItemTooLarge, match="65536 bytes"):  # never struct.error from the u16 field
+        envelope.pack_requests([(JSON, b"{}"), (over, b"{}")])
+
+
+def test_headers_that_latin_1_cannot_carry_are_refused() -> None:
+    with pytest.raises(envelope.ItemTooLarge, match="header values must be latin-1"):
+        envelope.header_block({"accept": "image/png\u2603"})
+
+
+def test_an_answer_whose_content_type_overflows_its_length_field_is_refused() -> None:
+    assert envelope.unpack_responses(envelope.pack_responses([(200, "x" * 255, b"")])) == [(200, "x" * 255, b"")]
+    with pytest.raises(envelope.ItemTooLarge, match="a content type of 256 bytes; a batch envelope carries at most "
+                                                    "255"):
+        envelope.pack_responses([(200, "x" * 256, b"")])
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (b'{"features": [1, 2, 3]}', "bad magic"),
     (envelope.pack_requests([(JSON, b"{}")])[:-1], "truncated"),

@@ -25,6 +25,7 @@ from ts.context import Context, RequestProcessor
 from ts.protocol.otf_message_handler import END_OF_LIST, PREDICT_MSG, retrieve_msg
 from ts.service import Service
 
+from training import exporters, portable
 from training.export import torchscript_deprecation_silenced
 
 log = logging.getLogger(__name__)
@@ -152,20 +153,35 @@ BUILDERS: dict[str, Callable[[], tuple[nn.Module, dict[str, Any]]]] = {
 SEEDS = {"text-generation": 6}
 
 
-def build(kind: str, root: Path, seed: int | None = None, **signature_overrides: Any) -> Path:
+def build(kind: str, root: Path, seed: int | None = None, runtime: str = "torchscript",
+          **signature_overrides: Any) -> Path:
     """Write `root/<kind>/model.pt` (TorchScript, weights fixed by `seed`) and its signature.json, with
-    `signature_overrides` set; the folder."""
+    `signature_overrides` set; the folder. Another `runtime` also writes its file, exported as training
+    exports it (the language model as one GRU step), and the signature names it as the archive builder does."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEEDS.get(kind, 0) if seed is None else seed)
         module, signature = BUILDERS[kind]()
     with torchscript_deprecation_silenced():
         scripted = torch.jit.script(module.eval())
-    model_dir = root / kind
+    model_dir = root / (kind if runtime == "torchscript" else f"{kind}-{runtime}")
     model_dir.mkdir(parents=True, exist_ok=True)
     scripted.save(str(model_dir / "model.pt"))
+    if runtime != "torchscript":
+        signature.update(_export(module, signature, runtime, model_dir))
     signature.update(signature_overrides)
     (model_dir / "signature.json").write_text(json.dumps(signature, indent=2), encoding="utf-8")
     return model_dir
+
+
+def _export(module: nn.Module, signature: dict[str, Any], runtime: str, model_dir: Path) -> dict[str, Any]:
+    """Export `module` to `runtime` beside model.pt; the signature fields that say it is the served one."""
+    inputs = [dict(spec, shape=[-1, 1]) if spec["name"] == "tokens" else spec for spec in signature["inputs"]]
+    example = tuple(torch.zeros([2 if d == -1 else d for d in spec["shape"]], dtype=getattr(torch, spec["dtype"]))
+                    for spec in inputs)
+    entry = portable.RUNTIMES[runtime]
+    exporters.export(runtime, module.eval(), example, inputs, signature["outputs"], model_dir / entry.file)
+    return {"runtime": runtime, "platform": entry.platform,
+            "runtimes": {runtime: {"file": entry.file, "platform": entry.platform, "inputs": inputs}}}
 
 
 def load_module(model_dir: Path) -> torch.jit.ScriptModule:
@@ -176,8 +192,10 @@ def load_module(model_dir: Path) -> torch.jit.ScriptModule:
 
 def make_context(model_dir: Path, batch_size: int | None = BATCH_SIZE) -> Context:
     """The Context TorchServe's worker builds for a model (CPU: gpu=None), before any request."""
-    name = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))["name"]
-    manifest = {"model": {"serializedFile": "model.pt", "modelName": name}}
+    signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))
+    name, runtime = signature["name"], signature.get("runtime", "torchscript")
+    served = signature.get("runtimes", {}).get(runtime, {}).get("file", "model.pt")
+    manifest = {"model": {"serializedFile": served, "modelName": name}}
     return Context(name, str(model_dir), manifest, batch_size, None, "0.12.0", model_yaml_config={})
 
 

@@ -1,19 +1,15 @@
-"""The benchmark's pieces: the in-process ceiling, LitServe serving a model through its handler, the medians,
-the report with its targets and the plot."""
+"""The benchmark's pieces: the in-process ceiling, the medians, the report with its targets and the plot."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from loadtests import bench, bench_report
 from loadtests.inprocess import InProcessModel
-from loadtests.stack import free_ports, server_process
 from loadtests.wrk import WrkResult
 from tests.unit.handlers import tiny
 
@@ -22,11 +18,11 @@ def _result(rps: float, p50: float = 1.0, p99: float = 2.0, errors: int = 0) -> 
     return WrkResult(rps, p50, p99, errors, 0.02)
 
 
-def _results(gateway_16: float, litserve_16: float, gateway_p50_1: float = 1.5) -> bench_report.Results:
+def _results(gateway_16: float, v2_16: float, gateway_p50_1: float = 1.5) -> bench_report.Results:
     ways = {"in-process": {1: _result(9000), 16: _result(30000)},
             "torchserve": {1: _result(200, p50=1.0), 16: _result(1000, p99=20)},
             "gateway": {1: _result(190, p50=gateway_p50_1), 16: _result(gateway_16, p99=18)},
-            "litserve": {1: _result(150), 16: _result(litserve_16, p99=25)}}
+            "gateway-v2": {1: _result(150), 16: _result(v2_16, p99=25)}}
     return {"mlp_classifier": ways}
 
 
@@ -52,21 +48,8 @@ def test_in_process_serves_n_callers_as_one_batch(model_dir: Path) -> None:
     assert bad.errors > 0  # a request the handler refuses is counted, not timed as a success
 
 
-def test_litserve_serves_the_model_through_its_handler(model_dir: Path, tmp_path: Path) -> None:
-    port = free_ports(1)[0]
-    command = [sys.executable, "-m", "loadtests.litserve_app", str(model_dir), "--port", str(port),
-               "--batch-size", "4", "--batch-delay-ms", "2"]
-    with server_process(command, f"http://127.0.0.1:{port}/health", tmp_path / "ls.log", {}, timeout_s=120):
-        good = httpx.post(f"http://127.0.0.1:{port}/predict", json={"features": [[0.5] * 3]}, timeout=30)
-        bad = httpx.post(f"http://127.0.0.1:{port}/predict", json={"features": [[1.0]]}, timeout=30)
-    expected = InProcessModel(model_dir).answer([json.dumps({"features": [[0.5] * 3]}).encode()])[0]
-    assert (good.status_code, good.json()) == (200, json.loads(expected))
-    assert bad.status_code == 400
-    assert "the model expects 3" in bad.json()["error"]
-
-
 def test_in_process_model_runs_with_the_archive_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ceiling and LitServe get the model-config.yaml a TorchServe worker gets (its torch threads …)."""
+    """The in-process ceiling gets the model-config.yaml a TorchServe worker gets (its torch threads …)."""
     model_dir = tiny.build("tabular-classification", tmp_path)
     signature = json.loads((model_dir / "signature.json").read_text())
     signature["serving"]["torch_threads"] = 1
@@ -74,31 +57,29 @@ def test_in_process_model_runs_with_the_archive_settings(tmp_path: Path, monkeyp
     calls: list[int] = []
     monkeypatch.setattr("torch.set_num_threads", calls.append)
     model = InProcessModel(model_dir)
-    assert model.context.model_yaml_config["handler"] == {"torch_threads": 1}
+    assert model.context.model_yaml_config["handler"] == {"torch_threads": 1, "runtime": "torchscript"}
     assert model.context.model_yaml_config["maxBatchDelay"] == 5
     assert calls == [1]
 
 
 def test_targets_are_judged_from_the_medians() -> None:
-    met = bench_report.targets(_results(gateway_16=950, litserve_16=600, gateway_p50_1=1.8))
+    met = bench_report.targets(_results(gateway_16=950, v2_16=600, gateway_p50_1=1.8))
     assert met == [
         "- met: `mlp_classifier` added p50 at 1 connection ≤ 1.0 ms — measured +0.80 ms",
         "- met: `mlp_classifier` gateway / TorchServe throughput at 16 connections ≥ 0.9 — measured 0.95",
-        "- met: `mlp_classifier` gateway / LitServe throughput at 16 connections ≥ 1.5, p99 ≤ LitServe's — "
-        "measured 1.58, p99 18.0 vs 25.0 ms",
     ]
-    missed = bench_report.targets(_results(gateway_16=400, litserve_16=600, gateway_p50_1=2.5))
-    assert [line.split(":")[0] for line in missed] == ["- NOT met"] * 3
+    missed = bench_report.targets(_results(gateway_16=400, v2_16=600, gateway_p50_1=2.5))
+    assert [line.split(":")[0] for line in missed] == ["- NOT met"] * 2
 
 
 def test_report_table_ratios_and_plot(tmp_path: Path) -> None:
     args = argparse.Namespace(seconds=5, repeats=3)
-    text = bench_report.markdown(_results(gateway_16=800, litserve_16=400), args, 600)
-    assert "| 16 | 30000 · 1.00 · 2.0 | 1000 · 1.00 · 20.0 | 800 · 1.00 · 18.0 | 400 · 1.00 · 25.0 | 0.80 | 2.00 | " \
+    text = bench_report.markdown(_results(gateway_16=800, v2_16=400), args, 600)
+    assert "| 16 | 30000 · 1.00 · 2.0 | 1000 · 1.00 · 20.0 | 800 · 1.00 · 18.0 | 400 · 1.00 · 25.0 | 0.80 | " \
            "0.03 | 0 | 2% |" in text
     assert "median of 3 interleaved runs, 10 min in all" in text
-    failing = _results(gateway_16=800, litserve_16=400)
-    failing["mlp_classifier"]["litserve"][16] = _result(400, p99=25, errors=7)
+    failing = _results(gateway_16=800, v2_16=400)
+    failing["mlp_classifier"]["gateway-v2"][16] = _result(400, p99=25, errors=7)
     assert "400 · 1.00 · 25.0 · **7 errors** |" in bench_report.markdown(failing, args, 600)
     bench_report.plot(_results(800, 400), tmp_path / "bench.png")
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"

@@ -17,6 +17,10 @@ from tests.servers import free_ports
     (["run", "--slo", "/nonexistent/slo.toml"], "SLO file not found: /nonexistent/slo.toml"),
     (["soak", "--duration", "0"], "--users and --duration must be at least 1"),
     (["bench", "--connections", "0"], "--connections must be at least 1"),
+    (["runtimes", "--batches", "0"], "--seconds, --batches and --connections must be at least 1"),
+    (["runtimes", "--runtimes", "tensorrt"], "invalid choice: 'tensorrt'"),
+    (["runtimes", "--models", "resnet_1000", "--artifacts", "/nonexistent"],
+     "no artifacts for resnet_1000 under /nonexistent (run `make export`)"),
     ([], "the following arguments are required: command"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

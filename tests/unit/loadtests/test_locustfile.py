@@ -33,14 +33,23 @@ def test_one_user_class_per_model_with_its_weight() -> None:
     result = _classes()
     assert result.returncode == 0, result.stderr
     classes = json.loads(result.stdout)
-    weights = tomllib.loads((LOADTESTS / "mix.toml").read_text())["weights"]
-    assert dict(classes.values()) == weights
+    mix = tomllib.loads((LOADTESTS / "mix.toml").read_text())
+    weights = mix["weights"]
+    assert {m: w for n, (m, w) in classes.items() if not n.endswith("StreamUser")} == weights
     assert classes["CnnDigitsUser"] == ["cnn_digits", weights["cnn_digits"]]
+    assert {n: c for n, c in classes.items() if n.endswith("StreamUser")} == {
+        "CharRnnStreamUser": ["char_rnn", mix["streams"]["char_rnn"]]}
+
+
+def test_streaming_users_call_the_gateway_only() -> None:
+    result = _classes(LOADTEST_TARGET="torchserve")
+    assert result.returncode == 0, result.stderr
+    assert not [n for n in json.loads(result.stdout) if n.endswith("StreamUser")]
 
 
 def test_models_narrow_the_mix_and_a_stranger_is_refused() -> None:
     narrowed = _classes(LOADTEST_MODELS="char_rnn, mlp_classifier")
-    assert sorted(m for m, _ in json.loads(narrowed.stdout).values()) == ["char_rnn", "mlp_classifier"]
+    assert sorted(json.loads(narrowed.stdout)) == ["CharRnnStreamUser", "CharRnnUser", "MlpClassifierUser"]
     refused = _classes(LOADTEST_MODELS="resnet_1000")
     assert refused.returncode != 0
     assert "LOADTEST_MODELS names models the mix does not have: resnet_1000" in refused.stderr

@@ -43,6 +43,9 @@ class ModelKind(ABC):
 
     name: ClassVar[str]
     media_types: ClassVar[tuple[str, ...]] = ("application/json",)  # what v1 predict takes, the first the default
+    streams: ClassVar[bool] = False  # generates text a chunk at a time (docs/streaming.md); metadata says so
+    # Whether its handler answers TorchServe's explanations API (Integrated Gradients: handlers/explaining.py).
+    explainable: ClassVar[bool] = False
 
     @property
     def handler(self) -> tuple[str, str]:

@@ -24,6 +24,7 @@ class ImageClassification(ModelKind):
 
     name = "image-classification"
     media_types = ("application/json", "image/png", "image/jpeg")
+    explainable = True
 
     def contract(self, signature: Signature) -> tuple[list[TensorSpec], list[TensorSpec]]:
         return [TensorSpec("image", "BYTES", [-1])], labelled(signature)

@@ -18,6 +18,8 @@ from serving.gateway.v2codec import InferRequest, Tensor
 
 
 class _Rows(ModelKind):
+    explainable = True  # Integrated Gradients per feature
+
     def _features(self, signature: Signature) -> list[TensorSpec]:
         return [TensorSpec("features", "FP32", [-1, feature_count(signature)])]
 

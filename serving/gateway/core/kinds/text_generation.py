@@ -14,6 +14,7 @@ class TextGeneration(ModelKind):
 
     name = "text-generation"
     media_types = ("application/json", "text/plain")
+    streams = True  # the handler's step protocol (handlers/generation_step.py)
 
     def contract(self, signature: Signature) -> tuple[list[TensorSpec], list[TensorSpec]]:
         return [TensorSpec("prompt", "BYTES", [-1])], [TensorSpec("text", "BYTES", [-1])]

@@ -1,0 +1,106 @@
+"""docs/runtimes.md and docs/runtimes.png from `python -m loadtests runtimes`: one table row per model and
+runtime, the fastest runtime per model (what the registry's defaults follow), the machine and the GPU section."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from loadtests.bench_report import machine  # noqa: E402
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from loadtests.runtimes import Figures, Results
+
+GPU_NOTE = ("No GPU was lent to the run that wrote this page, so it has no GPU section: AOTInductor for CUDA "
+            "and ONNX Runtime's CUDA execution provider (`cnn_digits`, `transfer_cnn`) are unmeasured. The ONNX "
+            "loader picks the CUDA provider when a worker is given a GPU and onnxruntime has it; model.pt2 is "
+            "compiled for the CPU only.")
+
+
+def fastest(runtimes: dict[str, Figures], connections: int) -> str:
+    """The runtime with the most requests per second through the stack at `connections`."""
+    return max(runtimes, key=lambda r: runtimes[r].stack[connections].requests_per_s if connections in
+               runtimes[r].stack else 0.0)
+
+
+def markdown(results: Results, args: argparse.Namespace, seconds: float, imports: dict[str, float]) -> str:
+    """The page."""
+    batches, connections = list(args.batches), list(args.connections)
+    head = (["model", "runtime"] + [f"in-process b{b} req/s" for b in batches]
+            + [f"stack c{c} req/s (p50 ms)" for c in connections]
+            + ["start s", "file MiB", "worker PSS MiB"])
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model, runtimes in results.items():
+        for runtime, f in runtimes.items():
+            cells = [f"`{model}`", runtime]
+            cells += [f"{f.batches[b].requests_per_s:.0f}" for b in batches]
+            cells += [f"{f.stack[c].requests_per_s:.0f} ({f.stack[c].p50_ms:.1f})" if c in f.stack else "—"
+                      for c in connections]
+            cells += [f"{f.start_s:.2f}", f"{f.file_bytes / 2**20:.2f}", f"{f.pss_bytes / 2**20:.0f}"]
+            rows.append("| " + " | ".join(cells) + " |")
+    top = max(connections)
+    imports_line = ", ".join(f"{runtime} {imports[runtime]:.1f} s" for runtime in sorted(imports))
+    picks = "\n".join(f"- `{model}`: **{fastest(runtimes, top)}**" for model, runtimes in results.items())
+    return f"""# Runtimes: TorchScript, AOTInductor, ONNX Runtime
+
+Written by `python -m loadtests runtimes` (the whole run took {seconds:.0f} s). Each model on each runtime it
+was exported to (training/portable.py; parity with eager in each artifact's metrics.json):
+
+- **in-process**: the model's handler called in one process, a batch of N identical example requests per
+  call, one torch and one ONNX Runtime intra-op thread (as every worker runs), {args.seconds} s per figure;
+- **stack**: TorchServe and the gateway serving every model on that runtime, wrk on the gateway's
+  `/v1/models/<name>/predict` at 1 and {top} connections, {args.seconds} s per figure;
+- **start**: the handler's initialize (load the file, warm up at batch 1 and {max(batches)});
+  **file**: the model file the archive carries; **PSS**: the model's TorchServe worker once loaded. A worker's
+  first load also imports its runtime, once per process: {imports_line}.
+
+Machine: {machine()}. The figures come from one run on a machine shared with other work: compare the rows of
+one model with each other (they were measured side by side), not with figures taken elsewhere.
+
+{chr(10).join(rows)}
+
+![throughput per runtime](runtimes.png)
+
+## Defaults
+
+The fastest runtime through the stack at {top} connections, per model: the candidate for its `default_runtime`
+in training/curriculum.py (a default changes there once the whole suite has run on it; `python -m
+serving.archive --runtime …` picks another for one build):
+
+{picks}
+
+## GPU
+
+{GPU_NOTE}
+"""
+
+
+def plot(results: Results, path: Path) -> None:
+    """Two panels: in-process throughput at batch 1, and through the stack at the most connections."""
+    models = list(results)
+    runtimes = sorted({r for per in results.values() for r in per})
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), squeeze=False)
+    width = 0.8 / max(1, len(runtimes))
+    for panel, (title, value) in enumerate((
+            ("in-process, batch 1 (req/s)", lambda f: f.batches[min(f.batches)].requests_per_s),
+            ("through the stack, most connections (req/s)",
+             lambda f: f.stack[max(f.stack)].requests_per_s if f.stack else 0.0))):
+        ax = axes[0][panel]
+        for i, runtime in enumerate(runtimes):
+            heights = [value(results[m][runtime]) if runtime in results[m] else 0.0 for m in models]
+            ax.bar([x + i * width for x in range(len(models))], heights, width, label=runtime)
+        ax.set_xticks([x + width * (len(runtimes) - 1) / 2 for x in range(len(models))], models, rotation=30,
+                      ha="right", fontsize=8)
+        ax.set_title(title)
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,126 @@
+"""The streaming part of `make bench`: `char_rnn` streamed over SSE through the gateway at 1, 4 and 16 concurrent
+streams, against the same continuations answered whole (the non-streamed, coalesced path), interleaved.
+
+Each round opens N streams at once (200 tokens each, seeds differing) and reads them to the end, then sends the
+same N requests unstreamed. Time to first token is per stream, from the request to its first `data:` event;
+tokens/s is N × 200 over the round's wall time. Figures are medians over the rounds (percentiles over every
+stream of every round)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+import httpx
+
+MODEL, TOKENS, PROMPT = "char_rnn", 200, "def "
+CONCURRENCY = (1, 4, 16)
+BEGIN, END = "<!-- stream-bench:begin -->", "<!-- stream-bench:end -->"
+
+
+@dataclass(frozen=True)
+class StreamFigures:
+    """One concurrency level."""
+
+    streams: int
+    ttft_p50_ms: float
+    ttft_p99_ms: float
+    stream_whole_ms: float  # a stream, request to last event (p50)
+    whole_answer_ms: float  # the unstreamed request (p50)
+    streamed_tokens_per_s: float
+    whole_tokens_per_s: float
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+async def _stream(http: httpx.AsyncClient, seed: int) -> tuple[float, float]:
+    start, first = time.perf_counter(), 0.0
+    body = {"prompt": PROMPT, "max_new_tokens": TOKENS, "seed": seed, "stream": True}
+    async with http.stream("POST", f"/v1/models/{MODEL}/predict", json=body) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and not first:
+                first = time.perf_counter() - start
+            if line == "event: error":
+                raise RuntimeError("a stream ended with an error event")
+    return first, time.perf_counter() - start
+
+
+async def _whole(http: httpx.AsyncClient, seed: int) -> float:
+    start = time.perf_counter()
+    answer = await http.post(f"/v1/models/{MODEL}/predict", json={"prompt": PROMPT, "max_new_tokens": TOKENS,
+                                                                   "seed": seed})
+    answer.raise_for_status()
+    return time.perf_counter() - start
+
+
+async def _level(http: httpx.AsyncClient, streams: int, rounds: int) -> StreamFigures:
+    firsts, stream_times, whole_times, stream_rates, whole_rates = [], [], [], [], []
+    for round_ in range(rounds + 1):  # round 0 warms up
+        seeds = [round_ * 100 + i for i in range(streams)]
+        start = time.perf_counter()
+        streamed = await asyncio.gather(*(_stream(http, s) for s in seeds))
+        streamed_s = time.perf_counter() - start
+        start = time.perf_counter()
+        whole = await asyncio.gather(*(_whole(http, s) for s in seeds))
+        whole_s = time.perf_counter() - start
+        if round_:
+            firsts += [f for f, _ in streamed]
+            stream_times += [t for _, t in streamed]
+            whole_times += whole
+            stream_rates.append(streams * TOKENS / streamed_s)
+            whole_rates.append(streams * TOKENS / whole_s)
+    def ms(seconds: float) -> float:
+        return round(seconds * 1e3, 2)
+
+    return StreamFigures(streams, ms(statistics.median(firsts)), ms(_percentile(firsts, 0.99)),
+                         ms(statistics.median(stream_times)), ms(statistics.median(whole_times)),
+                         round(statistics.median(stream_rates), 1), round(statistics.median(whole_rates), 1))
+
+
+async def _measure(gateway_url: str, key: str | None, rounds: int) -> list[StreamFigures]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    limits = httpx.Limits(max_connections=max(CONCURRENCY) * 2)
+    async with httpx.AsyncClient(base_url=gateway_url, headers=headers, timeout=120, limits=limits) as http:
+        return [await _level(http, streams, rounds) for streams in CONCURRENCY]
+
+
+def measure(gateway_url: str, key: str | None = None, rounds: int = 5) -> list[StreamFigures]:
+    """Every concurrency level against a running gateway that serves `char_rnn`."""
+    return asyncio.run(_measure(gateway_url, key, rounds))
+
+
+def markdown(figures: list[StreamFigures]) -> str:
+    """The streaming table and the issue's targets, met or not."""
+    out = ["### Streaming (`char_rnn`, 200-token continuations, SSE through the gateway)", "",
+           "| streams | TTFT p50 (ms) | TTFT p99 (ms) | stream, whole (ms p50) | unstreamed answer (ms p50) | "
+           "streamed tokens/s | unstreamed tokens/s | streamed / unstreamed |", "|---|---|---|---|---|---|---|---|"]
+    for f in figures:
+        out.append(f"| {f.streams} | {f.ttft_p50_ms} | {f.ttft_p99_ms} | {f.stream_whole_ms} | {f.whole_answer_ms} | "
+                   f"{f.streamed_tokens_per_s} | {f.whole_tokens_per_s} | "
+                   f"{f.streamed_tokens_per_s / f.whole_tokens_per_s:.2f} |")
+    out += ["", "Targets (issue #15), at 1 and 16 streams:", ""]
+    for f in figures:
+        if f.streams not in (1, 16):
+            continue
+        ttft_ok = f.ttft_p50_ms <= f.whole_answer_ms / 10
+        rate_ok = f.streamed_tokens_per_s >= 0.9 * f.whole_tokens_per_s
+        out.append(f"- {'met' if ttft_ok else 'NOT met'}: {f.streams} stream(s), TTFT p50 ≤ 1/10 of the whole "
+                   f"answer — {f.ttft_p50_ms} ms against {f.whole_answer_ms / 10:.2f} ms")
+        out.append(f"- {'met' if rate_ok else 'NOT met'}: {f.streams} stream(s), streamed tokens/s ≥ 0.9× "
+                   f"unstreamed — {f.streamed_tokens_per_s / f.whole_tokens_per_s:.2f}×")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # a quick look against a running gateway: python -m loadtests.stream_bench URL [KEY]
+    import sys
+
+    results = measure(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
+    print(json.dumps([f.__dict__ for f in results], indent=2))
+    print(markdown(results))

@@ -1,0 +1,23 @@
+"""The streaming benchmark's report: one row per concurrency level and a verdict per target of issue #15."""
+
+from __future__ import annotations
+
+from loadtests.stream_bench import StreamFigures, markdown
+
+
+def test_the_report_has_a_row_per_level_and_judges_the_targets() -> None:
+    figures = [StreamFigures(1, 5.0, 9.0, 60.0, 55.0, 3300.0, 3600.0),
+               StreamFigures(4, 9.0, 20.0, 150.0, 140.0, 5300.0, 5700.0),
+               StreamFigures(16, 60.0, 90.0, 800.0, 900.0, 4000.0, 3500.0)]
+    text = markdown(figures)
+    assert "| 1 | 5.0 | 9.0 | 60.0 | 55.0 | 3300.0 | 3600.0 | 0.92 |" in text
+    assert "| 16 | 60.0 | 90.0 | 800.0 | 900.0 | 4000.0 | 3500.0 | 1.14 |" in text
+    assert text.splitlines()[-4:] == [
+        "- met: 1 stream(s), TTFT p50 ≤ 1/10 of the whole answer — 5.0 ms against 5.50 ms",
+        "- met: 1 stream(s), streamed tokens/s ≥ 0.9× unstreamed — 0.92×",
+        "- met: 16 stream(s), TTFT p50 ≤ 1/10 of the whole answer — 60.0 ms against 90.00 ms",
+        "- met: 16 stream(s), streamed tokens/s ≥ 0.9× unstreamed — 1.14×",
+    ][-4:]
+    slow = markdown([StreamFigures(1, 12.0, 20.0, 60.0, 55.0, 3000.0, 3600.0)])
+    assert "- NOT met: 1 stream(s), TTFT p50 ≤ 1/10 of the whole answer — 12.0 ms against 5.50 ms" in slow
+    assert "- NOT met: 1 stream(s), streamed tokens/s ≥ 0.9× unstreamed — 0.83×" in slow
