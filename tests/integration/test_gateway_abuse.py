@@ -83,7 +83,8 @@ def torchserve_requests(server: ModelServerSettings, offset: int) -> list[tuple[
 
 @pytest.fixture
 def torchserve_sees_only_served_models(gateway: str, server: ModelServerSettings) -> Iterator[None]:
-    """After the test: TorchServe was asked about served models only, and only for predictions and readiness.
+    """After the test: TorchServe was asked about served models only, and only for predictions, explanations and
+    readiness.
 
     A valid prediction sent last is the marker: once it is in TorchServe's access log, everything the test sent
     before it would be too."""
@@ -96,6 +97,7 @@ def torchserve_sees_only_served_models(gateway: str, server: ModelServerSettings
         assert time.monotonic() < deadline, "the marker prediction never reached TorchServe's access log"
         time.sleep(0.1)
     allowed = {("POST", f"/predictions/{name}") for name in registry.names()}
+    allowed |= {("POST", f"/explanations/{name}") for name in registry.names()}  # the inference API's, for /explain
     allowed |= {("GET", f"/models/{name}") for name in registry.names()}
     assert set(seen) <= allowed
 
