@@ -33,7 +33,7 @@ class SignatureHandler(BaseHandler):
         if threads:
             # Torch's default is one intra-op thread per core, each spinning at a barrier; beside TorchServe's
             # frontend, the gateway and other workers on a small machine, every forward pass then waits for a
-            # descheduled thread (docs/benchmarks.md, "One torch thread per worker", has the figures).
+            # descheduled thread (docs/benchmarks.md, the "one torch thread per worker" row, has the figures).
             torch.set_num_threads(int(threads))
         model_dir = Path(context.system_properties["model_dir"])
         self.signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))
