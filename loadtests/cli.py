@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     runtimes.add_argument("--batches", nargs="+", type=int, default=[1, 8, 64])
     runtimes.add_argument("--connections", nargs="+", type=int, default=[1, 16])
     runtimes.add_argument("--seconds", type=int, default=3)
+    runtimes.add_argument("--repeats", type=int, default=3, help="interleaved stack runs per figure (median kept)")
     runtimes.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     runtimes.add_argument("--out", type=Path, default=Path("docs/runtimes.md"))
     return parser
@@ -104,8 +105,8 @@ def _load_options(parser: argparse.ArgumentParser, users: int, duration: int) ->
 
 def _check(args: argparse.Namespace) -> None:
     if args.command == "runtimes":
-        if args.seconds < 1 or min(args.batches + args.connections) < 1:
-            raise UsageError("--seconds, --batches and --connections must be at least 1")
+        if args.seconds < 1 or args.repeats < 1 or min(args.batches + args.connections) < 1:
+            raise UsageError("--seconds, --repeats, --batches and --connections must be at least 1")
         if args.models is None:
             args.models = sorted(p.parent.name for p in args.artifacts.glob("*/signature.json"))
         return

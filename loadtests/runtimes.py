@@ -3,13 +3,15 @@
 In process: the model's handler called here at batch 1, 8 and 64 with one torch (and ORT) thread, as the
 workers run; the handler's start (load and warm-up) timed, the model file's size read. Through the stack: a
 TorchServe and gateway serving every model on one runtime, wrk at 1 and 16 connections on the gateway's v1
-route, and each worker's proportional set size (PSS) once loaded. Runtimes are measured in turn, model by
-model for the in-process figures, so drift on a shared machine hits all of them alike.
+route, the three stacks up at once and taking turns run by run, and each worker's proportional set size (PSS)
+once loaded. Runtimes are measured in turn, model by model for the in-process figures, so drift on a shared
+machine hits all of them alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import tempfile
@@ -38,7 +40,8 @@ class Figures:
     start_s: float = 0.0
     file_bytes: int = 0
     batches: dict[int, WrkResult] = field(default_factory=dict)
-    stack: dict[int, WrkResult] = field(default_factory=dict)
+    stack: dict[int, WrkResult] = field(default_factory=dict)  # the median of the interleaved repeats
+    stack_spread: dict[int, tuple[float, float]] = field(default_factory=dict)  # their lowest and highest req/s
     pss_bytes: int = 0
 
 
@@ -81,24 +84,40 @@ def measure_in_process(args: argparse.Namespace, results: Results) -> None:
                 f"b{b} {r.requests_per_s:.0f}/s" for b, r in figures.batches.items()), flush=True)
 
 
-def measure_stack(args: argparse.Namespace, runtime: str, results: Results, work: Path) -> None:
-    """One stack serving every model on `runtime`: wrk through the gateway, then each worker's PSS."""
-    models = [m for m in args.models if runtime in served_runtimes(args.artifacts / m)]
-    store = work / f"store-{runtime}"
-    for model in models:
-        build(args.artifacts / model, store, "cpu", runtime=runtime)
-    with local_stack(store, work / f"stack-{runtime}") as stack:
-        for model in models:
+def measure_stacks(args: argparse.Namespace, results: Results, work: Path) -> None:
+    """One stack per runtime, all up at once, each serving every model on its runtime; wrk through each
+    gateway, the runtimes taking turns run by run (`--repeats` rounds, the median kept, the spread recorded),
+    so drift in the machine's load hits every runtime alike. Then each worker's PSS."""
+    served = {runtime: [m for m in args.models if runtime in served_runtimes(args.artifacts / m)]
+              for runtime in args.runtimes}
+    with contextlib.ExitStack() as stacks:
+        gateways: dict[str, LocalStack] = {}
+        for runtime, models in served.items():
+            store = work / f"store-{runtime}"
+            for model in models:
+                build(args.artifacts / model, store, "cpu", runtime=runtime)
+            gateways[runtime] = stacks.enter_context(local_stack(store, work / f"stack-{runtime}"))
+        for model in args.models:
             body = example_body(args.artifacts / model)
-            lua = wrk.script(work, f"{model}-{runtime}", body, "application/json", None)
-            figures = results[model][runtime]
+            runtimes = [r for r in args.runtimes if model in served[r]]
             for connections in args.connections:
-                figures.stack[connections] = wrk.run(f"{stack.gateway_url}/v1/models/{model}/predict", lua,
-                                                     connections, args.seconds, threads=2)
-            figures.pss_bytes = sum(_pss(pid) for pid in _worker_pids(stack, model))
-            print(f"{model} {runtime} stack: " + ", ".join(
-                f"c{c} {r.requests_per_s:.0f}/s p50 {r.p50_ms:.1f} ms" for c, r in figures.stack.items())
-                + f", PSS {figures.pss_bytes / 2**20:.0f} MiB", flush=True)
+                runs: dict[str, list[WrkResult]] = {r: [] for r in runtimes}
+                for _ in range(args.repeats):
+                    for runtime in runtimes:
+                        lua = wrk.script(work, f"{model}-{runtime}", body, "application/json", None)
+                        runs[runtime].append(wrk.run(f"{gateways[runtime].gateway_url}/v1/models/{model}/predict",
+                                                     lua, connections, args.seconds, threads=2))
+                for runtime, measured in runs.items():
+                    figures = results[model][runtime]
+                    figures.stack[connections] = wrk.median(measured)
+                    figures.stack_spread[connections] = (min(r.requests_per_s for r in measured),
+                                                         max(r.requests_per_s for r in measured))
+            for runtime in runtimes:
+                figures = results[model][runtime]
+                figures.pss_bytes = sum(_pss(pid) for pid in _worker_pids(gateways[runtime], model))
+                print(f"{model} {runtime} stack: " + ", ".join(
+                    f"c{c} {r.requests_per_s:.0f}/s p50 {r.p50_ms:.1f} ms" for c, r in figures.stack.items())
+                    + f", PSS {figures.pss_bytes / 2**20:.0f} MiB", flush=True)
 
 
 def _worker_pids(stack: LocalStack, model: str) -> list[int]:
@@ -128,8 +147,7 @@ def main(args: argparse.Namespace) -> int:
     imports = import_seconds()
     measure_in_process(args, results)
     with tempfile.TemporaryDirectory(prefix="runtimes-") as tmp:
-        for runtime in args.runtimes:
-            measure_stack(args, runtime, results, Path(tmp))
+        measure_stacks(args, results, Path(tmp))
     text = runtimes_report.markdown(results, args, time.time() - started, imports)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -30,19 +30,27 @@ def fastest(runtimes: dict[str, Figures], connections: int) -> str:
                runtimes[r].stack else 0.0)
 
 
+def _stack_cell(f: Figures, connections: int) -> str:
+    """Median req/s, its runs' lowest–highest, and the median p50."""
+    if connections not in f.stack:
+        return "—"
+    median = f.stack[connections]
+    low, high = f.stack_spread.get(connections) or (median.requests_per_s, median.requests_per_s)
+    return f"{median.requests_per_s:.0f} [{low:.0f}–{high:.0f}] ({median.p50_ms:.1f})"
+
+
 def markdown(results: Results, args: argparse.Namespace, seconds: float, imports: dict[str, float]) -> str:
     """The page."""
     batches, connections = list(args.batches), list(args.connections)
     head = (["model", "runtime"] + [f"in-process b{b} req/s" for b in batches]
-            + [f"stack c{c} req/s (p50 ms)" for c in connections]
+            + [f"stack c{c} req/s [runs] (p50 ms)" for c in connections]
             + ["start s", "file MiB", "worker PSS MiB"])
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model, runtimes in results.items():
         for runtime, f in runtimes.items():
             cells = [f"`{model}`", runtime]
             cells += [f"{f.batches[b].requests_per_s:.0f}" for b in batches]
-            cells += [f"{f.stack[c].requests_per_s:.0f} ({f.stack[c].p50_ms:.1f})" if c in f.stack else "—"
-                      for c in connections]
+            cells += [_stack_cell(f, c) for c in connections]
             cells += [f"{f.start_s:.2f}", f"{f.file_bytes / 2**20:.2f}", f"{f.pss_bytes / 2**20:.0f}"]
             rows.append("| " + " | ".join(cells) + " |")
     top = max(connections)
@@ -56,7 +64,9 @@ was exported to (training/portable.py; parity with eager in each artifact's metr
 - **in-process**: the model's handler called in one process, a batch of N identical example requests per
   call, one torch and one ONNX Runtime intra-op thread (as every worker runs), {args.seconds} s per figure;
 - **stack**: TorchServe and the gateway serving every model on that runtime, wrk on the gateway's
-  `/v1/models/<name>/predict` at 1 and {top} connections, {args.seconds} s per figure;
+  `/v1/models/<name>/predict` at 1 and {top} connections: the three stacks up at once, taking turns run by
+  run, {args.repeats} runs of {args.seconds} s each, the median shown with the lowest and highest run in brackets
+  (the noise a default is judged against);
 - **start**: the handler's initialize (load the file, warm up at batch 1 and {max(batches)});
   **file**: the model file the archive carries; **PSS**: the model's TorchServe worker once loaded. A worker's
   first load also imports its runtime, once per process: {imports_line}.

@@ -65,13 +65,16 @@ def write(folder: Path, spec: ModelSpec, scripted: Any, signature: dict[str, Any
 
 
 def sync_serving(folder: Path, spec: ModelSpec) -> bool:
-    """Bring signature.json's serving hints up to the registry's (they configure TorchServe, not the weights,
-    so a change needs no retraining); True when the file changed."""
+    """Bring signature.json's serving hints and default runtime up to the registry's (they choose how TorchServe
+    serves the model, not the weights, so a change needs no retraining); True when the file changed."""
     path = folder / SIGNATURE_FILE
     signature = read_json(path)
-    if signature.get("serving") == dict(spec.serving):
+    wanted: dict[str, Any] = {"serving": dict(spec.serving)}
+    if spec.default_runtime in signature.get("runtimes", {}):  # an artifact exported without it keeps its own
+        wanted["default_runtime"] = spec.default_runtime
+    if all(signature.get(key) == value for key, value in wanted.items()):
         return False
-    _write_json(path, {**signature, "serving": dict(spec.serving)})
+    _write_json(path, {**signature, **wanted})
     return True
 
 

@@ -176,3 +176,25 @@ def test_serving_hints_are_refreshed_without_retraining(tmp_path: Path) -> None:
     updated = json.loads((folder / artifacts.SIGNATURE_FILE).read_text())
     assert updated == {**old, "serving": dict(spec.serving)}
     assert artifacts.sync_serving(folder, spec) is False
+
+
+def test_a_changed_default_runtime_is_refreshed_without_retraining(tmp_path: Path) -> None:
+    spec = dataclasses.replace(registry.get("mlp_classifier"), default_runtime="onnx")
+    folder = tmp_path / spec.name
+    folder.mkdir()
+    exported = {"serving": dict(spec.serving), "default_runtime": "torchscript",
+                "runtimes": {"torchscript": {"file": "model.pt"}, "onnx": {"file": "model.onnx"}}}
+    (folder / artifacts.SIGNATURE_FILE).write_text(json.dumps(exported))
+    assert artifacts.sync_serving(folder, spec) is True
+    assert json.loads((folder / artifacts.SIGNATURE_FILE).read_text()) == {**exported, "default_runtime": "onnx"}
+    assert artifacts.sync_serving(folder, spec) is False
+
+
+def test_a_default_runtime_the_artifact_lacks_is_left_as_exported(tmp_path: Path) -> None:
+    spec = dataclasses.replace(registry.get("mlp_classifier"), default_runtime="aoti")
+    folder = tmp_path / spec.name
+    folder.mkdir()
+    exported = {"serving": dict(spec.serving), "default_runtime": "torchscript",
+                "runtimes": {"torchscript": {"file": "model.pt"}}}
+    (folder / artifacts.SIGNATURE_FILE).write_text(json.dumps(exported))
+    assert artifacts.sync_serving(folder, spec) is False

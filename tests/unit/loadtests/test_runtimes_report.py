@@ -17,13 +17,15 @@ def _figures(rate: float) -> Figures:
 
 
 RESULTS = {"cnn_digits": {"torchscript": _figures(900.0), "onnx": _figures(1200.0), "aoti": _figures(1000.0)}}
-ARGS = argparse.Namespace(batches=[1, 8, 64], connections=[1, 16], seconds=3)
+ARGS = argparse.Namespace(batches=[1, 8, 64], connections=[1, 16], seconds=3, repeats=3)
 
 
 def test_the_page_has_a_row_per_runtime_and_names_the_fastest() -> None:
     page = runtimes_report.markdown(RESULTS, ARGS, 12.0, {"aoti": 4.2, "onnx": 0.3, "torchscript": 0.0})
-    assert "| `cnn_digits` | onnx | 1200 | 1200 | 1200 | 1200 (2.0) | 1200 (2.0) | 0.50 | 3.00 | 200 |" in page
+    stack_cells = "1200 [1200–1200] (2.0) | 1200 [1200–1200] (2.0)"
+    assert f"| `cnn_digits` | onnx | 1200 | 1200 | 1200 | {stack_cells} | 0.50 | 3.00 | 200 |" in page
     assert "| `cnn_digits` | torchscript | 900 |" in page
+    assert "3 runs of 3 s each" in page
     assert "- `cnn_digits`: **onnx**" in page
     assert runtimes_report.GPU_NOTE in page
     assert "imports its runtime, once per process: aoti 4.2 s, onnx 0.3 s, torchscript 0.0 s." in page
@@ -39,3 +41,10 @@ def test_the_fastest_runtime_is_read_at_the_given_connections() -> None:
 def test_the_plot_is_written(tmp_path: Path) -> None:
     runtimes_report.plot(RESULTS, tmp_path / "runtimes.png")
     assert (tmp_path / "runtimes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_stack_cell_shows_the_spread_of_its_interleaved_runs() -> None:
+    figures = _figures(1000.0)
+    figures.stack_spread[16] = (940.0, 1075.0)
+    page = runtimes_report.markdown({"mlp_classifier": {"onnx": figures}}, ARGS, 1.0, {"onnx": 0.3})
+    assert "| 1000 [1000–1000] (2.0) | 1000 [940–1075] (2.0) |" in page
