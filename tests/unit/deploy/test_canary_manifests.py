@@ -5,6 +5,7 @@ same boundary, with the traffic policy the rollout starts from."""
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -131,3 +132,16 @@ def test_the_rollout_starts_on_1_0_and_the_documented_edits_are_valid_policies(o
         "mlp_classifier": {"default": "1.0", "canary": {"version": "1.1", "percent": 10.0}}}
     promoted = text.replace(line, line.replace("1.0", "1.1"))
     assert loads(promoted.encode(), known).to_dict()["models"] == {"mlp_classifier": {"default": "1.1"}}
+
+
+@pytest.mark.parametrize(("overlay", "plain"), CANARIES.items())
+def test_the_documented_delete_by_label_removes_exactly_what_the_canary_added(overlay: str, plain: str) -> None:
+    def names(objects: tuple[dict[str, Any], ...]) -> set[tuple[str, str]]:  # without kustomize's hash suffixes
+        return {(obj["kind"], re.sub(r"-[a-z0-9]{10}$", "", obj["metadata"]["name"]) if obj["kind"] == "ConfigMap"
+                 else obj["metadata"]["name"]) for obj in objects}
+
+    objects = render(overlay)
+    labelled = names(tuple(obj for obj in objects
+                           if obj["metadata"].get("labels", {}).get("app.kubernetes.io/component") == CANARY))
+    assert {kind for kind, _ in labelled} == {"Deployment", "Service", "NetworkPolicy", "ServiceMonitor", "ConfigMap"}
+    assert labelled == names(objects) - names(render(plain))
