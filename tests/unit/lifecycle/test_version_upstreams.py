@@ -16,10 +16,13 @@ import pytest
 from pydantic import ValidationError
 
 from serving.gateway.app import create_app
+from serving.gateway.core.catalog import Catalog, ModelEntry
 from serving.gateway.core.upstream_map import parse_version_urls
 from serving.gateway.frontends.grpc_v2.service import InferenceService
+from serving.gateway.observability import GatewayMetrics
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import ModelServerSettings
+from tests.unit.gateway.lifecycles import plain_lifecycle
 from tests.unit.gateway.scripted_servers import Server, serve
 from tests.unit.lifecycle.grpc_calls import ANSWER, SIGNATURE, Metadata, infer_message
 
@@ -143,3 +146,13 @@ def test_a_malformed_pair_is_refused_by_name(text: str, message: str) -> None:
 def test_version_urls_need_a_remote_torchserve_and_no_token(settings: dict[str, str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         GatewaySettings(_env_file=None, **settings)  # type: ignore[arg-type]
+
+
+def test_a_lone_version_with_a_server_of_its_own_is_still_addressed_by_version() -> None:
+    # TorchServe's name alone would mean that server's default version; name/version says which one is meant.
+    catalog = Catalog([ModelEntry("m", "regression", "1.0", {}, {}, "")])
+    lifecycle = plain_lifecycle(catalog, GatewayMetrics(known_models={"m"}))
+    entry = catalog.get("m")
+    assert lifecycle.target(entry) == "m"
+    lifecycle.own_servers = frozenset({"m/1.0"})
+    assert lifecycle.target(entry) == "m/1.0"

@@ -45,10 +45,12 @@ class LifecycleRuntime:
         """TorchServe's name for the version: `name/version` once a model has several (or the version has a model
         server of its own), else the name alone (its only version is TorchServe's default, and messages stay as
         they were)."""
-        versioned = f"{entry.name}/{entry.version}"
-        several = (self.control.catalog.count(entry.name) > 1 or entry.name in self.control.policy.models
-                   or versioned in self.own_servers)
-        return versioned if several else entry.name
+        name = entry.name
+        if self.control.catalog.count(name) > 1 or name in self.control.policy.models:
+            return f"{name}/{entry.version}"
+        if self.own_servers and f"{name}/{entry.version}" in self.own_servers:
+            return f"{name}/{entry.version}"
+        return name
 
     async def call(self, entry: ModelEntry, send: Send, body: bytes, content_type: str, accept: str | None,
                    request_id: str | None, deadline: float | None) -> UpstreamResponse:
