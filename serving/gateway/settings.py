@@ -52,9 +52,9 @@ class GatewaySettings(BaseSettings):
     gateway_stream_shared_chunk_tokens: int = Field(default=32, ge=1)
     gateway_model_store: Path = Path("model_store")
     # TorchServe's inference API when it runs in another container (Kubernetes: its Service, e.g.
-    # http://model-server:8080). Then no TorchServe token is sent and readiness comes from its /ping: the key
-    # file and the management API stay inside the model server's pod (docs/deploy.md). Unset: the local
-    # TorchServe that the TS_* settings describe, with its keys and management API.
+    # http://model-server:8080). Then, unless the next two settings say otherwise, no TorchServe token is sent and
+    # readiness comes from its /ping: the key file and the management API stay inside the model server's pod
+    # (docs/deploy.md). Unset: the local TorchServe that the TS_* settings describe, with its keys and management API.
     gateway_torchserve_url: str | None = None
     # That TorchServe's management API, for the admin API (docs/gateway.md "Admin API"), with its token: TorchServe
     # checks one on a management API beyond loopback, so GATEWAY_TORCHSERVE_KEY_FILE is then required. Unset: the

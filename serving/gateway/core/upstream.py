@@ -115,7 +115,8 @@ class TorchServeClient:
 
     async def manage(self, method: str, path: str, timeout_s: float = 120.0) -> tuple[int, str]:
         """One call to TorchServe's management API with its token (the admin API's only way there): its status
-        and message. UpstreamUnavailable when this gateway has no management API (a model server in another pod)."""
+        and message. UpstreamUnavailable when this gateway has no management API (a remote TorchServe without
+        GATEWAY_TORCHSERVE_MANAGEMENT_URL)."""
         if self._management is None:
             raise UpstreamUnavailable("this gateway reaches no management API: set GATEWAY_TORCHSERVE_MANAGEMENT_URL "
                                       "and GATEWAY_TORCHSERVE_KEY_FILE, or change versions with the Deployments "
