@@ -70,7 +70,8 @@ def test_a_version_registered_by_name_on_the_remote_torchserve_is_served(
             201, {"name": "mlp_classifier", "version": "1.1", "workers": 1})
         answer = http.post("/v1/models/mlp_classifier/predict", json=body, headers={"X-Model-Version": "1.1"})
         assert (answer.status_code, answer.headers["x-model-version"]) == (200, "1.1"), answer.text
-        assert http.get("/v2/models/mlp_classifier/versions/1.1/ready").json() == {"ready": True}
+        assert http.get("/v2/models/mlp_classifier/versions/1.1/ready").json() == {"name": "mlp_classifier",
+                                                                                  "ready": True}
         scaled = http.put("/admin/v1/models/mlp_classifier/versions/1.1/workers", headers=ADMIN, json={"workers": 2})
         assert scaled.status_code == 200, scaled.text
         assert http.get("/v1/models/mlp_classifier").json()["versions"] == ["1.0", "1.1"]
