@@ -27,6 +27,7 @@ from serving.archive import builder
 from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.upstream import TorchServeClient
 from serving.modelserver import read_keys, start, stop
+from serving.modelserver.keys import KEY_FILE
 
 TOKENS, FIRST, CHUNK, REPEATS = 200, 8, 64, 5
 PROMPT = {"prompt": "def ", "temperature": 0.8, "max_new_tokens": TOKENS}
@@ -135,7 +136,7 @@ def summary(runs: list[tuple[float, float]], streams: int) -> dict[str, float]:
 
 async def measure(server: Any) -> dict[str, Any]:
     """Every figure, the three ways interleaved (each repeat runs all of them in turn)."""
-    upstream = TorchServeClient(server.inference_url, server.management_url, server.ts_home, 60, 64)
+    upstream = TorchServeClient(server.inference_url, server.management_url, server.ts_home / KEY_FILE, 60, 64)
     batcher = Coalescer(upstream.predict, 32, 2, 4 * 2**20, 60)
     headers = read_keys(server.ts_home).inference_headers()
     report: dict[str, Any] = {}

@@ -23,6 +23,7 @@ from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.lifecycle.assemble import lifecycle_runtime
 from serving.gateway.core.lifecycle.metrics import VersionMetrics
 from serving.gateway.core.upstream import TorchServeClient
+from serving.gateway.core.upstream_map import missing_versions
 from serving.gateway.frontends import admin, generate, health, rest_errors, rest_v1, rest_v2
 from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
@@ -30,6 +31,7 @@ from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, Req
 from serving.gateway.settings import GatewaySettings, get_settings
 from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
 from serving.gateway.streaming.metrics import StreamMetrics
+from serving.modelserver.keys import KEY_FILE
 from serving.modelserver.settings import ModelServerSettings
 from serving.modelserver.settings import get_settings as get_model_server_settings
 
@@ -63,14 +65,9 @@ class GatewayApp(FastAPI):
 
 def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, catalog: Catalog,
                 metrics: GatewayMetrics, stream_metrics: StreamMetrics, by_version: VersionMetrics) -> DataPlane:
-    """The data plane, with its TorchServe client (the local one the TS_* settings describe, or
-    GATEWAY_TORCHSERVE_URL's without a token) and its lifecycle; close `plane.upstream` and
-    `plane.lifecycle` when done."""
-    upstream = (TorchServeClient(model_server.inference_url, model_server.management_url, model_server.ts_home,
-                                 settings.gateway_upstream_timeout_s, settings.gateway_max_concurrency)
-                if settings.gateway_torchserve_url is None else
-                TorchServeClient(settings.gateway_torchserve_url, None, None, settings.gateway_upstream_timeout_s,
-                                 settings.gateway_max_concurrency))
+    """The data plane, with its TorchServe client and its lifecycle; close `plane.upstream` and `plane.lifecycle`
+    when done."""
+    upstream = torchserve_client(settings, model_server)
     batcher = Coalescer(upstream.predict, settings.gateway_batch_max_items, settings.gateway_batch_max_in_flight,
                         settings.gateway_batch_max_bytes, settings.gateway_upstream_timeout_s, metrics.observe_batch)
     limits = StreamLimits.of(settings)
@@ -80,6 +77,20 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
                      lifecycle_runtime(settings, catalog, upstream, by_version), streams)
 
 
+def torchserve_client(settings: GatewaySettings, model_server: ModelServerSettings) -> TorchServeClient:
+    """The local TorchServe that the TS_* settings describe (its key file and management API), or the one of
+    GATEWAY_TORCHSERVE_URL in another container: its management API and key file when configured, and the
+    versions that have a model server of their own."""
+    timeout_s, connections = settings.gateway_upstream_timeout_s, settings.gateway_max_concurrency
+    if settings.gateway_torchserve_url is None:
+        key_file = model_server.ts_home / KEY_FILE if model_server.ts_token_auth else None
+        return TorchServeClient(model_server.inference_url, model_server.management_url, key_file, timeout_s,
+                                connections)
+    return TorchServeClient(settings.gateway_torchserve_url, settings.gateway_torchserve_management_url,
+                            settings.gateway_torchserve_key_file, timeout_s, connections,
+                            settings.gateway_torchserve_version_urls)
+
+
 def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
                serve_grpc: bool = False) -> FastAPI:
     """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses.
@@ -87,9 +98,14 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     process entry points' choice; in-process test clients leave it off, so they bind no port)."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
-    # The archives TorchServe loads at start; with a model server in another pod, every archive of the store.
-    catalog = Catalog.from_store(settings.gateway_model_store,
-                                 model_server.ts_models if settings.gateway_torchserve_url is None else "all")
+    # The archives TorchServe loads at start (TS_MODELS, "all" by default; with a model server in another container
+    # the gateway's TS_MODELS says what that one loads, so the store's other archives can be registered later).
+    catalog = Catalog.from_store(settings.gateway_model_store, model_server.ts_models)
+    missing = missing_versions(settings.gateway_torchserve_version_urls,
+                               ((entry.name, entry.version) for entry in catalog.entries()))
+    if missing:  # a typo would otherwise send that version's share to the main model server, silently
+        raise FileNotFoundError(f"GATEWAY_TORCHSERVE_VERSION_URLS names {', '.join(missing)}, which the model store "
+                                f"{settings.gateway_model_store} holds no archive of")
     metrics = GatewayMetrics(known_models=set(catalog.names()))
     stream_metrics = StreamMetrics(metrics.registry, metrics.model_label)  # one per registry, as `metrics`
     by_version = VersionMetrics(metrics.registry)  # once per app: a lifespan may run more than once in tests

@@ -3,12 +3,13 @@ profile. Fields are named like their environment variables (GATEWAY_PORT → gat
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from serving.gateway.core.http1 import Origin
+from serving.gateway.core.upstream_map import parse_version_urls
 from serving.modelserver.settings import is_loopback
 
 MIB = 1024 * 1024
@@ -51,10 +52,20 @@ class GatewaySettings(BaseSettings):
     gateway_stream_shared_chunk_tokens: int = Field(default=32, ge=1)
     gateway_model_store: Path = Path("model_store")
     # TorchServe's inference API when it runs in another container (Kubernetes: its Service, e.g.
-    # http://model-server:8080). Then no TorchServe token is sent and readiness comes from its /ping: the key
-    # file and the management API stay inside the model server's pod (docs/deploy.md). Unset: the local
-    # TorchServe that the TS_* settings describe, with its keys and management API.
+    # http://model-server:8080). Then, unless the next two settings say otherwise, no TorchServe token is sent and
+    # readiness comes from its /ping: the key file and the management API stay inside the model server's pod
+    # (docs/deploy.md). Unset: the local TorchServe that the TS_* settings describe, with its keys and management API.
     gateway_torchserve_url: str | None = None
+    # That TorchServe's management API, for the admin API (docs/gateway.md "Admin API"), with its token: TorchServe
+    # checks one on a management API beyond loopback, so GATEWAY_TORCHSERVE_KEY_FILE is then required. Unset: the
+    # admin actions that change TorchServe answer 503, saying so.
+    gateway_torchserve_management_url: str | None = None
+    # TorchServe's key_file.json (its TS_HOME's, shared read-only: a compose volume), for its inference and
+    # management keys; read again when TorchServe, restarted, refuses the old ones. Unset: no token is sent.
+    gateway_torchserve_key_file: Path | None = None
+    # Versions served by a model server of their own (plain Kubernetes: the canary Deployment's Service), as
+    # `name/version=URL,…`; every other version goes to GATEWAY_TORCHSERVE_URL (serving/gateway/core/upstream_map.py).
+    gateway_torchserve_version_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     gateway_log_level: str = "INFO"
     # The admin API (/admin/v1, docs/gateway.md): off unless admin keys are set, and they are never API keys.
     gateway_admin_keys: SecretStr = SecretStr("")
@@ -85,14 +96,14 @@ class GatewaySettings(BaseSettings):
             keys += [line.strip() for line in self.gateway_admin_keys_file.read_text(encoding="utf-8").splitlines()]
         return tuple(k for k in keys if k)
 
+    @field_validator("gateway_torchserve_version_urls", mode="before")
+    @classmethod
+    def _version_urls(cls, value: object) -> object:
+        return parse_version_urls(value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Self:
-        url = self.gateway_torchserve_url
-        if url is not None:
-            try:
-                Origin.parse(url)  # what the client will connect to
-            except ValueError:
-                raise ValueError(f"GATEWAY_TORCHSERVE_URL must be an http(s) URL with a host, got {url!r}") from None
+        self._check_remote_torchserve()
         if self.gateway_grpc_port == self.gateway_port:
             raise ValueError(f"GATEWAY_GRPC_PORT must differ from GATEWAY_PORT ({self.gateway_port}); 0 turns gRPC off")
         if self.gateway_api_keys_file is not None and not self.gateway_api_keys_file.is_file():
@@ -112,6 +123,30 @@ class GatewaySettings(BaseSettings):
         elif any(len(k) < 16 for k in self.api_keys()):
             raise ValueError("API keys must be at least 16 characters in the production profile")
         return self
+
+    def _check_remote_torchserve(self) -> None:
+        for name, url in (("GATEWAY_TORCHSERVE_URL", self.gateway_torchserve_url),
+                          ("GATEWAY_TORCHSERVE_MANAGEMENT_URL", self.gateway_torchserve_management_url)):
+            if url is not None:
+                try:
+                    Origin.parse(url)  # what the client will connect to
+                except ValueError:
+                    raise ValueError(f"{name} must be an http(s) URL with a host, got {url!r}") from None
+        remote = {"GATEWAY_TORCHSERVE_MANAGEMENT_URL": self.gateway_torchserve_management_url,
+                  "GATEWAY_TORCHSERVE_KEY_FILE": self.gateway_torchserve_key_file,
+                  "GATEWAY_TORCHSERVE_VERSION_URLS": self.gateway_torchserve_version_urls or None}
+        given = [name for name, value in remote.items() if value is not None]
+        if given and self.gateway_torchserve_url is None:
+            raise ValueError(f"{given[0]} goes with GATEWAY_TORCHSERVE_URL (a model server in another container); "
+                             "the local TorchServe is reached with the TS_* settings")
+        if self.gateway_torchserve_management_url is not None and self.gateway_torchserve_key_file is None:
+            raise ValueError("GATEWAY_TORCHSERVE_MANAGEMENT_URL needs GATEWAY_TORCHSERVE_KEY_FILE: a management API "
+                             "beyond loopback must check TorchServe's management key")
+        if self.gateway_torchserve_version_urls and (self.gateway_torchserve_management_url is not None
+                                                     or self.gateway_torchserve_key_file is not None):
+            raise ValueError("GATEWAY_TORCHSERVE_VERSION_URLS reaches model servers of their own, without a token and "
+                             "without the admin API (their Deployments change them): it cannot be combined with "
+                             "GATEWAY_TORCHSERVE_MANAGEMENT_URL or GATEWAY_TORCHSERVE_KEY_FILE")
 
 
 @lru_cache

@@ -122,7 +122,7 @@ class DataPlane:
             raise InvalidInput("empty request body")
         async with self.admission.slot():
             try:
-                result = await self.upstream.explain(entry.name, body, request_id)
+                result = await self.upstream.explain(self.lifecycle.target(entry), body, request_id)
             except (ModelNotReady, UpstreamError, UpstreamTimeout) as error:
                 self.metrics.upstream_error(entry.name, _failure(error))
                 raise

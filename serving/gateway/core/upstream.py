@@ -4,7 +4,7 @@ inside, and TorchServe's answers turned into the gateway's domain errors."""
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,9 @@ from serving.gateway.core.errors import (
     WorkerDied,
 )
 from serving.gateway.core.http1 import Answer, Http1Pool, Origin, ProtocolError
-from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
+from serving.gateway.core.upstream_map import Upstreams
+from serving.modelserver.errors import ModelServerError
+from serving.modelserver.keys import NO_KEYS, TokenKeys, parse_keys
 
 
 @dataclass(frozen=True)
@@ -34,30 +36,36 @@ class UpstreamResponse:
 class TorchServeClient:
     """Predictions and readiness from TorchServe's inference and management APIs."""
 
-    def __init__(self, inference_url: str, management_url: str | None, ts_home: Path | None, timeout_s: float,
-                 max_connections: int = 256) -> None:
-        """`management_url` and `ts_home` None: a TorchServe in another pod, reached without a token, whose
-        readiness is its `/ping` (every model has its minimum of healthy workers)."""
-        self._inference = Origin.parse(inference_url)
+    def __init__(self, inference_url: str, management_url: str | None, key_file: Path | None, timeout_s: float,
+                 max_connections: int = 256, version_urls: Mapping[str, str] | None = None) -> None:
+        """`key_file`: TorchServe's key_file.json (None: token authorization is off, no key is sent).
+        `management_url` None: no management API (the admin actions that change TorchServe answer 503), and
+        readiness is the inference API's `/ping` (every model has its minimum of healthy workers).
+        `version_urls`: the `name/version` targets sent to a model server of their own (core/upstream_map.py)."""
+        self._inference = Upstreams(Origin.parse(inference_url), version_urls or {})
         self._management = Origin.parse(management_url) if management_url else None
-        self._ts_home = ts_home
+        self._key_file = key_file
         self._keys: TokenKeys | None = None
         self._timeout_s = timeout_s
         # Connecting to a loopback TorchServe that is down fails at once; the short connect timeout bounds the
         # case where the address does not answer at all, so clients get 503 quickly either way.
         self._pool = Http1Pool(max_connections, connect_timeout_s=0.5)
 
+    def own_servers(self) -> frozenset[str]:
+        """The `name/version` targets that a model server of their own answers."""
+        return self._inference.targets()
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         self._pool.close()
 
     def _current_keys(self, refresh: bool = False) -> TokenKeys:
-        if self._ts_home is None:
+        if self._key_file is None:
             return NO_KEYS
         if self._keys is None or refresh:
             try:
-                self._keys = read_keys(self._ts_home)
-            except (OSError, ValueError, KeyError):
+                self._keys = parse_keys(self._key_file.read_text(encoding="utf-8"))
+            except (OSError, ModelServerError):
                 raise UpstreamUnavailable("the model server is not running (no key file)") from None
         return self._keys
 
@@ -80,8 +88,8 @@ class TorchServeClient:
     async def _post(self, model: str, path: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         started = time.perf_counter()
         try:
-            answer = await self._with_token(self._inference, "POST", path, headers, body, self._timeout_s,
-                                            TokenKeys.inference_headers)
+            answer = await self._with_token(self._inference.origin(model), "POST", path, headers, body,
+                                            self._timeout_s, TokenKeys.inference_headers)
         except TimeoutError:
             raise UpstreamTimeout.of(model) from None
         except OSError:
@@ -94,7 +102,7 @@ class TorchServeClient:
     async def ready(self, model: str) -> bool:
         """Whether the model has at least one READY worker."""
         if self._management is None:
-            return await self._ping()
+            return await self._ping(self._inference.origin(model))
         try:
             answer = await self._with_token(self._management, "GET", f"/models/{model}", {}, b"", 2.0,
                                             TokenKeys.management_headers)
@@ -107,10 +115,12 @@ class TorchServeClient:
 
     async def manage(self, method: str, path: str, timeout_s: float = 120.0) -> tuple[int, str]:
         """One call to TorchServe's management API with its token (the admin API's only way there): its status
-        and message. UpstreamUnavailable when this gateway has no management API (a model server in another pod)."""
+        and message. UpstreamUnavailable when this gateway has no management API (a remote TorchServe without
+        GATEWAY_TORCHSERVE_MANAGEMENT_URL)."""
         if self._management is None:
-            raise UpstreamUnavailable("this gateway reaches no management API (GATEWAY_TORCHSERVE_URL is set): "
-                                      "change versions with the Deployments instead (docs/deploy.md)")
+            raise UpstreamUnavailable("this gateway reaches no management API: set GATEWAY_TORCHSERVE_MANAGEMENT_URL "
+                                      "and GATEWAY_TORCHSERVE_KEY_FILE, or change versions with the Deployments "
+                                      "(docs/deploy.md)")
         try:
             answer = await self._with_token(self._management, method, path, {}, b"", timeout_s,
                                             TokenKeys.management_headers)
@@ -130,10 +140,10 @@ class TorchServeClient:
                 break
         return answer
 
-    async def _ping(self) -> bool:
+    async def _ping(self, origin: Origin) -> bool:
         # TorchServe answers 200 only while every registered model has its minimum of healthy workers.
         try:
-            answer = await self._with_token(self._inference, "GET", "/ping", {}, b"", 2.0, TokenKeys.inference_headers)
+            answer = await self._with_token(origin, "GET", "/ping", {}, b"", 2.0, TokenKeys.inference_headers)
         except (TimeoutError, OSError, ProtocolError, UpstreamUnavailable):
             return False
         return answer.status == 200

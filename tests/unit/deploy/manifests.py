@@ -17,7 +17,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "k8s"
-KUSTOMIZATIONS = ("overlays/cpu", "overlays/gpu", "kserve", "kserve-canary", "loadtest")
+KUSTOMIZATIONS = ("overlays/cpu", "overlays/gpu", "overlays/cpu-canary", "overlays/gpu-canary", "kserve",
+                  "kserve-canary", "loadtest")
 
 
 def tool(name: str) -> str:

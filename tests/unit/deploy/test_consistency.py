@@ -17,7 +17,7 @@ from tests.unit.deploy.manifests import container, container_env, dockerfile_sta
 
 MODEL_SERVER_ENV = {name.upper() for name in ModelServerSettings.model_fields}
 GATEWAY_ENV = {name.upper() for name in GatewaySettings.model_fields}
-OVERLAYS = ("overlays/cpu", "overlays/gpu")
+OVERLAYS = ("overlays/cpu", "overlays/gpu", "overlays/cpu-canary", "overlays/gpu-canary")
 
 
 def health_paths() -> set[str]:

@@ -66,7 +66,8 @@ def test_gpu_overlay_asks_for_a_gpu_on_gpu_nodes_and_cpu_overlay_does_not() -> N
         "kserve-torchserve", "v2", "1")
 
 
-@pytest.mark.parametrize("kustomization", ["overlays/cpu", "overlays/gpu", "loadtest"])
+@pytest.mark.parametrize("kustomization", ["overlays/cpu", "overlays/gpu", "overlays/cpu-canary", "overlays/gpu-canary",
+                                           "loadtest"])
 def test_every_pod_is_locked_down(kustomization: str) -> None:
     for obj in render(kustomization):
         if obj["kind"] != "Deployment":

@@ -35,4 +35,4 @@ def lifecycle_runtime(settings: GatewaySettings, catalog: Catalog, upstream: Tor
             watcher.check()
         except GatewayError as error:  # a default the catalog refuses: the same as an invalid file
             log.error("traffic policy refused: %s", error.message)
-    return LifecycleRuntime(control, gate, mirror, by_version, watcher)
+    return LifecycleRuntime(control, gate, mirror, by_version, watcher, upstream.own_servers())

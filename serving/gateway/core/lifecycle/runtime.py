@@ -29,6 +29,8 @@ class LifecycleRuntime:
     mirror: ShadowMirror
     metrics: VersionMetrics
     watcher: PolicyWatcher | None = None
+    # The `name/version` targets a model server of their own answers (GATEWAY_TORCHSERVE_VERSION_URLS).
+    own_servers: frozenset[str] = frozenset()
 
     def pick(self, name: str, version: str | None, key: str | None) -> ModelEntry:
         """The version that answers one request: `version` when the client named one, else the traffic
@@ -40,10 +42,15 @@ class LifecycleRuntime:
         return catalog.get(name, self.control.route(name, key).version)
 
     def target(self, entry: ModelEntry) -> str:
-        """TorchServe's name for the version: `name/version` once a model has several, else the name alone
-        (its only version is TorchServe's default, and messages stay as they were)."""
-        several = self.control.catalog.count(entry.name) > 1 or entry.name in self.control.policy.models
-        return f"{entry.name}/{entry.version}" if several else entry.name
+        """TorchServe's name for the version: `name/version` once a model has several (or the version has a model
+        server of its own), else the name alone (its only version is TorchServe's default, and messages stay as
+        they were)."""
+        name = entry.name
+        if self.control.catalog.count(name) > 1 or name in self.control.policy.models:
+            return f"{name}/{entry.version}"
+        if self.own_servers and f"{name}/{entry.version}" in self.own_servers:
+            return f"{name}/{entry.version}"
+        return name
 
     async def call(self, entry: ModelEntry, send: Send, body: bytes, content_type: str, accept: str | None,
                    request_id: str | None, deadline: float | None) -> UpstreamResponse:

@@ -11,15 +11,17 @@ from grpc_health.v1 import health_pb2
 
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import ModelNotFound, UpstreamTimeout
+from serving.gateway.core.lifecycle.policy import TRAFFIC_KEY_HEADER
 from serving.gateway.frontends.grpc_v2 import convert
 from serving.gateway.frontends.grpc_v2 import inference_pb2 as pb
-from serving.gateway.frontends.grpc_v2.calls import Call, Context, Guard
+from serving.gateway.frontends.grpc_v2.calls import Call, Context, Guard, metadata_value
 from serving.gateway.observability.request_ids import current_request_id
 
 SERVICE = "inference.GRPCInferenceService"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 SERVER_NAME, SERVER_VERSION = "torchserve-stack", "0.1.0"
 WATCH_INTERVAL_S = 1.0
+TRAFFIC_KEY = TRAFFIC_KEY_HEADER  # gRPC metadata keys are lower case, as the header's constant is
 _SERVING, _NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 
 
@@ -54,9 +56,11 @@ class InferenceService:
                      for t in outputs])
 
     async def model_infer(self, message: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
-        # The key was checked by the Guard; the model is looked up before the inputs, so a wrong name is NOT_FOUND.
-        # The version asked for, or the traffic policy's (no traffic key over gRPC yet: a random draw).
-        entry = self.plane.lifecycle.pick(message.model_name, message.model_version or None, None)
+        # REST's admission, before the inputs are converted (a wrong name is NOT_FOUND): the version asked for, or
+        # the traffic policy's, sticky by the `x-traffic-key` metadata as REST by its X-Traffic-Key header. The Guard
+        # checked the key before parsing the message; admit's check of the same value costs one comparison.
+        entry = self.plane.admit(metadata_value(context, "authorization"), message.model_name,
+                                 message.model_version or None, traffic_key=metadata_value(context, TRAFFIC_KEY))
         request = convert.infer_request(message)
         remaining = context.time_remaining()
         deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
