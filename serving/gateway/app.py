@@ -2,8 +2,8 @@
 
 It composes the three parts: the core's data plane (serving/gateway/core/, built in the lifespan), the REST
 and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
-(serving/gateway/observability/: request id, metrics, access log) inside one 500 guard. The edge is built once:
-inference takes the lean path under it, everything else FastAPI's router.
+(serving/gateway/observability/: request id, traces when on, metrics, access log) inside one 500 guard. The edge
+is built once: inference takes the lean path under it, everything else FastAPI's router.
 """
 
 import asyncio
@@ -27,6 +27,8 @@ from serving.gateway.frontends import admin, generate, health, rest_errors, rest
 from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
+from serving.gateway.observability.tracing import Tracing
+from serving.gateway.observability.tracing_http import TracingMiddleware
 from serving.gateway.settings import GatewaySettings, get_settings
 from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
 from serving.gateway.streaming.metrics import StreamMetrics
@@ -62,7 +64,8 @@ class GatewayApp(FastAPI):
 
 
 def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, catalog: Catalog,
-                metrics: GatewayMetrics, stream_metrics: StreamMetrics, by_version: VersionMetrics) -> DataPlane:
+                metrics: GatewayMetrics, stream_metrics: StreamMetrics, by_version: VersionMetrics,
+                tracing: Tracing | None = None) -> DataPlane:
     """The data plane, with its TorchServe client (the local one the TS_* settings describe, or
     GATEWAY_TORCHSERVE_URL's without a token) and its lifecycle; close `plane.upstream` and
     `plane.lifecycle` when done."""
@@ -77,16 +80,18 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
     streams = StreamHub(limits, StreamSlots(limits.max_streams), stream_metrics)
     return DataPlane(settings, catalog, upstream, ApiKeys(settings.api_keys()),
                      Admission(settings.gateway_max_concurrency), metrics, batcher,
-                     lifecycle_runtime(settings, catalog, upstream, by_version), streams)
+                     lifecycle_runtime(settings, catalog, upstream, by_version), streams, tracing)
 
 
 def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
-               serve_grpc: bool = False) -> FastAPI:
+               serve_grpc: bool = False, tracing: Tracing | None = None) -> FastAPI:
     """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses.
     `serve_grpc`: the lifespan also starts the gRPC front-end on GATEWAY_GRPC_PORT over the same data plane (the
-    process entry points' choice; in-process test clients leave it off, so they bind no port)."""
+    process entry points' choice; in-process test clients leave it off, so they bind no port). `tracing`: the
+    spans' tracer (tests give one over an in-memory exporter); by default, the one the OTEL_* settings ask for."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
+    tracing = tracing or Tracing.of(settings.trace_exporters())
     # The archives TorchServe loads at start; with a model server in another pod, every archive of the store.
     catalog = Catalog.from_store(settings.gateway_model_store,
                                  model_server.ts_models if settings.gateway_torchserve_url is None else "all")
@@ -96,7 +101,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics, by_version)
+        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics, by_version, tracing)
         app.state.plane = plane
         app.state.lifecycle = plane.lifecycle.control  # the admin API's
         watcher = plane.lifecycle.watcher
@@ -114,6 +119,8 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
                 watching.cancel()
             await plane.lifecycle.aclose()
             await plane.upstream.aclose()
+            if tracing is not None:
+                tracing.flush()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
                      description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.",
@@ -134,5 +141,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         rest_v2.INFER_PATH: rest_v2.answer_infer,
         rest_v2.INFER_VERSIONED_PATH: rest_v2.answer_infer,
     })
-    app.edge = ServerErrorMiddleware(RequestIdMiddleware(MetricsMiddleware(app.route, metrics=metrics)))
+    measured: ASGIApp = MetricsMiddleware(app.route, metrics=metrics)
+    traced = measured if tracing is None else TracingMiddleware(measured, tracing)  # off: not in the path at all
+    app.edge = ServerErrorMiddleware(RequestIdMiddleware(traced))
     return app
