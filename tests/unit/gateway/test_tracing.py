@@ -410,3 +410,17 @@ def test_the_service_is_named_unless_the_environment_names_it(monkeypatch: pytes
     assert tracing is not None
     assert tracing.provider.resource.attributes["service.name"] == "gateway-eu"
     tracing.provider.shutdown()
+
+
+async def test_a_bug_behind_a_grpc_call_is_an_internal_error_span(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    async with gateway(tmp_path) as running:
+        monkeypatch.setattr(running.plane, "infer", broken)
+        context, _ = await grpc_infer(running.plane)
+        (span,) = running.spans()
+    assert context.code == grpc.StatusCode.INTERNAL
+    assert ((span.attributes or {})["rpc.grpc.status_code"], (span.attributes or {})["error.type"],
+            span.status.status_code, span.status.description) == (13, "INTERNAL", StatusCode.ERROR, "INTERNAL")
