@@ -35,7 +35,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
                      "onnxruntime", "orjson"),
     # `python -m serving.gateway`
     "gateway": ("fastapi", "uvicorn", "httpx", "httptools", "prometheus-client", "pydantic-settings", "psutil",
-                "numpy", "pillow", "grpcio", "grpcio-health-checking", "protobuf", "orjson"),
+                "numpy", "pillow", "grpcio", "grpcio-health-checking", "protobuf", "orjson", "opentelemetry-api",
+                "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"),
     "loadtest": ("locust",),
     "builder": (),  # the project with every dependency: training, export and archiving
 }

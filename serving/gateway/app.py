@@ -2,8 +2,8 @@
 
 It composes the three parts: the core's data plane (serving/gateway/core/, built in the lifespan), the REST
 and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
-(serving/gateway/observability/: request id, metrics, access log) inside one 500 guard. The edge is built once:
-inference takes the lean path under it, everything else FastAPI's router.
+(serving/gateway/observability/: request id, traces when on, metrics, access log) inside one 500 guard. The edge
+is built once: inference takes the lean path under it, everything else FastAPI's router.
 """
 
 import asyncio
@@ -28,6 +28,8 @@ from serving.gateway.frontends import admin, generate, health, rest_errors, rest
 from serving.gateway.frontends.grpc_v2 import server as grpc_v2
 from serving.gateway.frontends.lean import LeanInference
 from serving.gateway.observability import GatewayMetrics, MetricsMiddleware, RequestIdMiddleware
+from serving.gateway.observability.tracing import Tracing
+from serving.gateway.observability.tracing_http import TracingMiddleware
 from serving.gateway.settings import GatewaySettings, get_settings
 from serving.gateway.streaming.limits import StreamHub, StreamLimits, StreamSlots
 from serving.gateway.streaming.metrics import StreamMetrics
@@ -64,7 +66,8 @@ class GatewayApp(FastAPI):
 
 
 def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, catalog: Catalog,
-                metrics: GatewayMetrics, stream_metrics: StreamMetrics, by_version: VersionMetrics) -> DataPlane:
+                metrics: GatewayMetrics, stream_metrics: StreamMetrics, by_version: VersionMetrics,
+                tracing: Tracing | None = None) -> DataPlane:
     """The data plane, with its TorchServe client and its lifecycle; close `plane.upstream` and `plane.lifecycle`
     when done."""
     upstream = torchserve_client(settings, model_server)
@@ -74,7 +77,7 @@ def build_plane(settings: GatewaySettings, model_server: ModelServerSettings, ca
     streams = StreamHub(limits, StreamSlots(limits.max_streams), stream_metrics)
     return DataPlane(settings, catalog, upstream, ApiKeys(settings.api_keys()),
                      Admission(settings.gateway_max_concurrency), metrics, batcher,
-                     lifecycle_runtime(settings, catalog, upstream, by_version), streams)
+                     lifecycle_runtime(settings, catalog, upstream, by_version), streams, tracing)
 
 
 def torchserve_client(settings: GatewaySettings, model_server: ModelServerSettings) -> TorchServeClient:
@@ -92,12 +95,14 @@ def torchserve_client(settings: GatewaySettings, model_server: ModelServerSettin
 
 
 def create_app(settings: GatewaySettings | None = None, model_server: ModelServerSettings | None = None, *,
-               serve_grpc: bool = False) -> FastAPI:
+               serve_grpc: bool = False, tracing: Tracing | None = None) -> FastAPI:
     """Build the app for the models in the store; TorchServe is reached through `model_server`'s addresses.
     `serve_grpc`: the lifespan also starts the gRPC front-end on GATEWAY_GRPC_PORT over the same data plane (the
-    process entry points' choice; in-process test clients leave it off, so they bind no port)."""
+    process entry points' choice; in-process test clients leave it off, so they bind no port). `tracing`: the
+    spans' tracer (tests give one over an in-memory exporter); by default, the one the OTEL_* settings ask for."""
     settings = settings or get_settings()
     model_server = model_server or get_model_server_settings()
+    tracing = tracing or Tracing.of(settings.trace_exporters())
     # The archives TorchServe loads at start (TS_MODELS, "all" by default; with a model server in another container
     # the gateway's TS_MODELS says what that one loads, so the store's other archives can be registered later).
     catalog = Catalog.from_store(settings.gateway_model_store, model_server.ts_models)
@@ -112,7 +117,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics, by_version)
+        plane = build_plane(settings, model_server, catalog, metrics, stream_metrics, by_version, tracing)
         app.state.plane = plane
         app.state.lifecycle = plane.lifecycle.control  # the admin API's
         watcher = plane.lifecycle.watcher
@@ -130,6 +135,8 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
                 watching.cancel()
             await plane.lifecycle.aclose()
             await plane.upstream.aclose()
+            if tracing is not None:
+                tracing.flush()
 
     app = GatewayApp(title="torchserve-stack gateway", version="0.1.0", lifespan=lifespan,
                      description="REST v1 and the Open Inference Protocol v2 in front of TorchServe.",
@@ -150,5 +157,7 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         rest_v2.INFER_PATH: rest_v2.answer_infer,
         rest_v2.INFER_VERSIONED_PATH: rest_v2.answer_infer,
     })
-    app.edge = ServerErrorMiddleware(RequestIdMiddleware(MetricsMiddleware(app.route, metrics=metrics)))
+    measured: ASGIApp = MetricsMiddleware(app.route, metrics=metrics)
+    traced = measured if tracing is None else TracingMiddleware(measured, tracing)  # off: not in the path at all
+    app.edge = ServerErrorMiddleware(RequestIdMiddleware(traced))
     return app

@@ -13,6 +13,7 @@ from serving.gateway.core.upstream_map import parse_version_urls
 from serving.modelserver.settings import is_loopback
 
 MIB = 1024 * 1024
+TRACE_EXPORTERS = ("otlp", "console")  # OTEL_TRACES_EXPORTER's values the gateway has an exporter for
 
 
 class GatewaySettings(BaseSettings):
@@ -81,6 +82,13 @@ class GatewaySettings(BaseSettings):
     gateway_shadow_max_in_flight: int = Field(default=8, ge=1)
     # How long an unregistered version may take to answer its last requests before it is removed anyway.
     gateway_drain_timeout_s: float = Field(default=30.0, gt=0)
+    # OpenTelemetry traces (serving/gateway/observability/tracing.py), off by default: on when OTEL_TRACES_EXPORTER
+    # names an exporter, or when OTEL_SDK_DISABLED=false is set (then the spec's default exporter, otlp). Only the
+    # decision is read here; the SDK reads its other OTEL_* variables (endpoint, sampler, ...) from the environment.
+    otel_sdk_disabled: bool | None = None
+    otel_traces_exporter: str | None = None
+    otel_exporter_otlp_protocol: str | None = None
+    otel_exporter_otlp_traces_protocol: str | None = None
 
     def api_keys(self) -> tuple[str, ...]:
         """Every accepted key (blank lines and surrounding spaces ignored)."""
@@ -101,8 +109,28 @@ class GatewaySettings(BaseSettings):
     def _version_urls(cls, value: object) -> object:
         return parse_version_urls(value) if isinstance(value, str) else value
 
+    def trace_exporters(self) -> tuple[str, ...]:
+        """The span exporters to run ("otlp", "console"); none: tracing is off. OTEL_SDK_DISABLED=true wins."""
+        if self.otel_sdk_disabled:
+            return ()
+        if self.otel_traces_exporter is None:
+            return ("otlp",) if self.otel_sdk_disabled is False else ()
+        names = (name.strip().lower() for name in self.otel_traces_exporter.split(","))
+        return tuple(dict.fromkeys(name for name in names if name and name != "none"))
+
+    def _check_tracing(self) -> None:
+        unknown = sorted(set(self.trace_exporters()) - set(TRACE_EXPORTERS))
+        if unknown:
+            raise ValueError(f"OTEL_TRACES_EXPORTER: unknown exporter {unknown[0]!r}; the gateway has "
+                             f"{', '.join(TRACE_EXPORTERS)} (or none)")
+        protocol = self.otel_exporter_otlp_traces_protocol or self.otel_exporter_otlp_protocol
+        if "otlp" in self.trace_exporters() and protocol not in (None, "http/protobuf"):
+            raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL: the gateway exports OTLP as http/protobuf (port 4318), "
+                             f"not {str(protocol)[:40]!r}")
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Self:
+        self._check_tracing()
         self._check_remote_torchserve()
         if self.gateway_grpc_port == self.gateway_port:
             raise ValueError(f"GATEWAY_GRPC_PORT must differ from GATEWAY_PORT ({self.gateway_port}); 0 turns gRPC off")

@@ -10,6 +10,7 @@ A request whose headers the envelope cannot carry (handlers/envelope.py's length
 431, whether it would have gone alone or batched: its answer never depends on the traffic beside it."""
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class _Waiting:
     body: bytes
     request_id: str | None
     future: "asyncio.Future[UpstreamResponse]"
+    context: contextvars.Context  # the request's (its request id, its trace): a batch call runs in its first's
 
 
 @dataclass
@@ -75,7 +77,7 @@ class Coalescer:
                 queue.in_flight -= 1
                 self._dispatch(model)
         future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
-        queue.waiting.append(_Waiting(headers, body, request_id, future))
+        queue.waiting.append(_Waiting(headers, body, request_id, future, contextvars.copy_context()))
         self._dispatch(model)
         try:
             return await asyncio.wait_for(future, self.timeout_s)
@@ -96,7 +98,9 @@ class Coalescer:
                 continue
             queue.in_flight += 1
             self._observe(model, len(batch))
-            task = asyncio.create_task(self._call(model, batch))
+            # In the first request's context, not that of whichever request's end happens to dispatch it: the
+            # call's traceparent (and log lines) are the first request's, as its X-Request-ID is.
+            task = asyncio.create_task(self._call(model, batch), context=batch[0].context)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -118,7 +122,7 @@ class Coalescer:
                 raise UpstreamError(f"model {model!r} answered {len(replies)} of {len(batch)} batched requests")
             for item, (status, content_type, body) in zip(batch, replies, strict=True):
                 try:
-                    _settle(item, result_of(model, status, body, content_type, answer.seconds))
+                    _settle(item, result_of(model, status, body, content_type, answer.seconds, len(batch)))
                 except Exception as error:  # this item's own 4xx/5xx, mapped as for a lone request
                     _settle(item, error)
         except Exception as error:  # the whole call failed: every request of it gets the same answer

@@ -26,6 +26,8 @@ and the answers back; nothing here knows HTTP, ASGI or gRPC. The contract:
 `predict` and `infer` take the request's `deadline` (the event loop's clock; REST's X-Request-Timeout-Ms, gRPC's
 own deadline). Each call runs under the admission limit and the lifecycle (in flight per version, the outage
 gate, metrics by version, the shadow copy), through the coalescer to TorchServe, with the upstream metrics.
+Each call to TorchServe is noted into the request's trace (model, version, batch, upstream time:
+serving/gateway/observability/tracing.py), whose span the front-end's edge opened.
 Failures are raised as `serving.gateway.core.errors.GatewayError` subclasses (Unauthorized, ModelNotFound,
 InvalidInput, UnsupportedMediaType, PayloadTooLarge, Overloaded, ModelNotReady, UpstreamUnavailable,
 UpstreamError, UpstreamTimeout), each of which a front-end maps once to its protocol's status.
@@ -53,7 +55,9 @@ from serving.gateway.core.kinds import KINDS
 from serving.gateway.core.kinds.base import encode_json
 from serving.gateway.core.lifecycle.runtime import LifecycleRuntime
 from serving.gateway.core.upstream import TorchServeClient, UpstreamResponse
+from serving.gateway.observability import tracing
 from serving.gateway.observability.metrics import GatewayMetrics, UpstreamErrorReason
+from serving.gateway.observability.tracing import Tracing
 from serving.gateway.settings import GatewaySettings
 from serving.gateway.streaming.limits import StreamHub
 from serving.gateway.v2codec import InferRequest, Tensor
@@ -73,6 +77,7 @@ class DataPlane:
     batcher: Coalescer
     lifecycle: LifecycleRuntime
     streams: StreamHub  # what every stream shares (bound, limits, metrics): serving/gateway/streaming/
+    tracing: Tracing | None = None  # the edges' spans (None: off); the plane only notes into the current one
 
     def admit(self, authorization: str | None, name: str, version: str | None = None,
               media_type: str | None = None, traffic_key: str | None = None) -> ModelEntry:
@@ -81,6 +86,7 @@ class DataPlane:
         `version` pins one; otherwise the traffic policy picks it (sticky by `traffic_key`)."""
         self.keys.check(authorization)
         entry = self.lifecycle.pick(name, version, traffic_key)
+        tracing.note_model(entry.name, entry.version)
         if media_type is not None:
             _check_media_type(entry, media_type)
         return entry
@@ -114,6 +120,7 @@ class DataPlane:
 
     async def explain(self, entry: ModelEntry, body: bytes, request_id: str | None = None) -> UpstreamResponse:
         """An explanation of `entry`'s prediction for the JSON `body` (handlers/explaining.py)."""
+        tracing.note_model(entry.name, entry.version)
         if not entry.model_kind.explainable:
             kinds = ", ".join(sorted(k.name for k in KINDS.values() if k.explainable))
             raise ModelNotFound(f"model {entry.name!r} is a {entry.kind} model; explanations are served for "
@@ -127,6 +134,7 @@ class DataPlane:
                 self.metrics.upstream_error(entry.name, _failure(error))
                 raise
         self.metrics.observe_upstream(entry.name, result.seconds)
+        tracing.note_upstream(1, result.seconds)
         return result
 
     async def ready(self, name: str, version: str | None = None) -> tuple[ModelEntry, bool]:
@@ -145,7 +153,9 @@ class DataPlane:
     async def _forward(self, entry: ModelEntry, body: bytes, content_type: str, accept: str | None,
                        request_id: str | None, deadline: float | None = None) -> UpstreamResponse:
         """One body to the picked version's handler under the admission limit, through the lifecycle (in flight,
-        the outage gate, metrics by version, the shadow copy); latency and failures recorded."""
+        the outage gate, metrics by version, the shadow copy); latency and failures recorded, and noted into the
+        request's trace."""
+        tracing.note_model(entry.name, entry.version)  # gRPC picks its version without `admit`
         async with self.admission.slot():
             try:
                 result = await self.lifecycle.call(entry, self.batcher.predict, body, content_type, accept,
@@ -160,6 +170,7 @@ class DataPlane:
                 self.metrics.upstream_error(entry.name, "bad_status")
                 raise
         self.metrics.observe_upstream(entry.name, result.seconds)
+        tracing.note_upstream(result.batch, result.seconds)
         return result
 
 

@@ -18,19 +18,22 @@ from serving.gateway.core.errors import (
 )
 from serving.gateway.core.http1 import Answer, Http1Pool, Origin, ProtocolError
 from serving.gateway.core.upstream_map import Upstreams
+from serving.gateway.observability import tracing
 from serving.modelserver.errors import ModelServerError
 from serving.modelserver.keys import NO_KEYS, TokenKeys, parse_keys
 
 
 @dataclass(frozen=True)
 class UpstreamResponse:
-    """A successful prediction: TorchServe's body and content type, how long it took, and the model version
-    that answered (set by the lifecycle once it is known)."""
+    """A successful prediction: TorchServe's body and content type, how long it took, the model version
+    that answered (set by the lifecycle once it is known) and how many requests the call carried (the coalescer's
+    batch; 1 for a call of its own)."""
 
     body: bytes
     content_type: str
     seconds: float
     version: str = ""
+    batch: int = 1
 
 
 class TorchServeClient:
@@ -77,12 +80,14 @@ class TorchServeClient:
             headers["Accept"] = accept
         if request_id:
             headers["X-Request-ID"] = request_id
+        tracing.inject(headers)  # the traced request's traceparent (nothing when tracing is off)
         return await self._post(model, f"/predictions/{model}", headers, body)
 
     async def explain(self, model: str, body: bytes, request_id: str | None) -> UpstreamResponse:
         """POST /explanations/{model}: TorchServe's explanations API, which runs the handler's explanation path
         (handlers/explaining.py) instead of its prediction. JSON in, JSON out; never coalesced."""
         headers = {"Content-Type": "application/json", **({"X-Request-ID": request_id} if request_id else {})}
+        tracing.inject(headers)
         return await self._post(model, f"/explanations/{model}", headers, body)
 
     async def _post(self, model: str, path: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
@@ -153,10 +158,12 @@ def _invalid_key(payload: bytes) -> bool:
     return b"InvalidKeyException" in payload
 
 
-def result_of(model: str, status: int, payload: bytes, content_type: str, seconds: float) -> UpstreamResponse:
-    """TorchServe's answer to one request: the response, or the domain error its status maps to."""
+def result_of(model: str, status: int, payload: bytes, content_type: str, seconds: float,
+              batch: int = 1) -> UpstreamResponse:
+    """TorchServe's answer to one request (of a call carrying `batch`): the response, or the domain error its
+    status maps to."""
     if status == 200:
-        return UpstreamResponse(payload, content_type, seconds)
+        return UpstreamResponse(payload, content_type, seconds, batch=batch)
     message = _message(status, payload)
     if status == 507 or (status == 500 and "Worker died" in message):
         # TorchServe's dead worker: 507 for the batch it held, 500 for some answers when every worker died at once.

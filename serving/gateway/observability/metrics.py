@@ -10,7 +10,17 @@ import time
 from collections.abc import Collection, Iterable
 from typing import Final, Literal, get_args
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.gateway.observability.logs import log_access
@@ -42,11 +52,14 @@ def path_model(scope: Scope) -> str | None:
 
 class GatewayMetrics:
     """Request, upstream and error metrics in a registry of their own, so that several apps (and tests) never
-    share series. `known_models` are the only model names that become label values."""
+    share series, beside the process's own (RSS, CPU, open fds; the interpreter; GC), which prometheus_client
+    puts only in its global registry. `known_models` are the only model names that become label values."""
 
     def __init__(self, known_models: Iterable[str] = ()) -> None:
         self.known_models = frozenset(known_models)
         self.registry = CollectorRegistry()
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):  # read at scrape time, not per request
+            collector(registry=self.registry)
         self.requests = Counter("gateway_requests_total", "HTTP requests answered by the gateway.",
                                 ["model", "route", "method", "status"], registry=self.registry)
         self.request_duration = Histogram("gateway_request_duration_seconds", "Time to answer an HTTP request.",

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.routing import APIRoute
+from opentelemetry.sdk import environment_variables as otel_variables
 
 from serving.gateway.frontends import health
 from serving.gateway.settings import GatewaySettings
@@ -16,7 +17,9 @@ from tests.servers import PORT_FIELDS
 from tests.unit.deploy.manifests import container, container_env, dockerfile_stages, find, named_port, render
 
 MODEL_SERVER_ENV = {name.upper() for name in ModelServerSettings.model_fields}
-GATEWAY_ENV = {name.upper() for name in GatewaySettings.model_fields}
+# The gateway's settings, and the OpenTelemetry SDK's own variables (endpoint, headers, sampler ...: the SDK reads them)
+GATEWAY_ENV = {name.upper() for name in GatewaySettings.model_fields} | {
+    name for name in dir(otel_variables) if name.startswith("OTEL_")}
 OVERLAYS = ("overlays/cpu", "overlays/gpu", "overlays/cpu-canary", "overlays/gpu-canary")
 
 

@@ -70,7 +70,7 @@ class LifecycleRuntime:
         if shadow is not None:
             self._mirror(entry.name, shadow, send, body, content_type, accept, result.body)
         # built directly: dataclasses.replace costs more than the rest of this step
-        return UpstreamResponse(result.body, result.content_type, result.seconds, entry.version)
+        return UpstreamResponse(result.body, result.content_type, result.seconds, entry.version, result.batch)
 
     def _mirror(self, name: str, version: str, send: Send, body: bytes, content_type: str, accept: str | None,
                 primary: bytes) -> None:

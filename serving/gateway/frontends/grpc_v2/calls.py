@@ -1,6 +1,7 @@
 """What every gRPC call of the gateway goes through, in one wrapper: its bytes parsed here (so a malformed
 message is INVALID_ARGUMENT, not the INTERNAL grpcio gives when its own deserializer fails), the key from the
-`authorization` metadata, the request id, the status of every refusal (`status.py`), a 500 guard and metrics."""
+`authorization` metadata, the request id, the status of every refusal (`status.py`), a 500 guard, metrics and,
+when tracing is on, each unary call's span (serving/gateway/observability/tracing.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from google.protobuf.message import DecodeError, Message
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import GatewayError, InvalidInput
 from serving.gateway.frontends.grpc_v2.status import status_code, trailing_metadata
+from serving.gateway.observability import tracing
 from serving.gateway.observability.request_ids import accept_request_id, request_id_var
 from serving.gateway.v2codec import CodecError
 
@@ -81,6 +83,7 @@ class Guard:
             started = time.perf_counter()
             request_id = accept_request_id((metadata_value(context, "x-request-id") or "").encode() or None)
             token = request_id_var.set(request_id)
+            tracing.note_request_id(request_id)
             # The id goes back in the trailers, as REST's X-Request-ID header: they are sent anyway.
             trailers = (("x-request-id", request_id),)
             model = None
@@ -95,6 +98,7 @@ class Guard:
             except Exception:
                 log.exception("gRPC %s failed", call.path)
                 self._count(call, 500, started, model)
+                _note_status(grpc.StatusCode.INTERNAL)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error", trailers)
             finally:
                 request_id_var.reset(token)
@@ -103,7 +107,8 @@ class Guard:
             serialized: bytes = response.SerializeToString()
             return serialized
 
-        return grpc.unary_unary_rpc_method_handler(handle)
+        traces = self.plane.tracing
+        return grpc.unary_unary_rpc_method_handler(handle if traces is None else traces.grpc(call.path, handle))
 
     def streaming(self, call: Call, method: Streaming) -> grpc.RpcMethodHandler:
         """A unary-stream handler (health's Watch) that takes the request's raw bytes."""
@@ -123,12 +128,19 @@ class Guard:
         if isinstance(error, CodecError):
             error = InvalidInput(error.message)
         self._count(call, error.status, started, model)
-        await context.abort(status_code(error), error.message, trailing_metadata(error) + trailers)
+        code = status_code(error)
+        _note_status(code)
+        await context.abort(code, error.message, trailing_metadata(error) + trailers)
 
     def _count(self, call: Call, status: int, started: float, model: str | None) -> None:
         # Counted as REST counts: gRPC calls are HTTP/2 POSTs, and the status is the one the same answer has on
         # REST, so that dashboards and alerts read both protocols alike.
         self.plane.metrics.observe_request(model, call.path, "POST", status, time.perf_counter() - started)
+
+
+def _note_status(code: grpc.StatusCode) -> None:
+    number, _ = code.value
+    tracing.note_grpc_status(number, code.name)
 
 
 def _model_of(request: Message) -> str | None:
