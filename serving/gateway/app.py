@@ -2,7 +2,8 @@
 
 It composes the three parts: the core's data plane (serving/gateway/core/, built in the lifespan), the REST
 and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
-(serving/gateway/observability/: request id, metrics, access log) inside one 500 guard. The edge is built once:
+(serving/gateway/observability/: request id, metrics, access log) with one 500 guard
+(frontends/rest_errors.py) between the request id and the metrics. The edge is built once:
 inference takes the lean path under it, everything else FastAPI's router.
 """
 
@@ -12,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.gateway import playground
@@ -134,5 +134,5 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
         rest_v2.INFER_PATH: rest_v2.answer_infer,
         rest_v2.INFER_VERSIONED_PATH: rest_v2.answer_infer,
     })
-    app.edge = ServerErrorMiddleware(RequestIdMiddleware(MetricsMiddleware(app.route, metrics=metrics)))
+    app.edge = RequestIdMiddleware(rest_errors.ErrorGuard(MetricsMiddleware(app.route, metrics=metrics)))
     return app
