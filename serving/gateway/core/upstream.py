@@ -3,6 +3,7 @@ inside, and TorchServe's answers turned into the gateway's domain errors."""
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,12 @@ from serving.gateway.core.errors import (
     WorkerDied,
 )
 from serving.gateway.core.http1 import Answer, Http1Pool, Origin, ProtocolError
+from serving.modelserver.errors import ModelServerError
 from serving.modelserver.keys import NO_KEYS, TokenKeys, read_keys
+
+log = logging.getLogger("serving.gateway")
+# What a client is told while TorchServe's key file cannot be read; the file's path and the reason stay in the log.
+NO_KEY_FILE = "the model server is not ready: its key file cannot be read (is TorchServe running?); retry shortly"
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class TorchServeClient:
         self._management = Origin.parse(management_url) if management_url else None
         self._ts_home = ts_home
         self._keys: TokenKeys | None = None
+        self._key_problem: str | None = None  # why the key file could not be read last time (logged once)
         self._timeout_s = timeout_s
         # Connecting to a loopback TorchServe that is down fails at once; the short connect timeout bounds the
         # case where the address does not answer at all, so clients get 503 quickly either way.
@@ -51,15 +58,32 @@ class TorchServeClient:
         """Close the connection pool."""
         self._pool.close()
 
+    def check_keys(self) -> None:
+        """UpstreamUnavailable (503) while the token to call TorchServe with cannot be read; kept keys are kept."""
+        self._current_keys()
+
     def _current_keys(self, refresh: bool = False) -> TokenKeys:
+        """The keys, read again when none are held or `refresh`. The file is read at every call while it is
+        missing or unreadable, so the gateway recovers as soon as TorchServe writes it."""
         if self._ts_home is None:
             return NO_KEYS
         if self._keys is None or refresh:
             try:
                 self._keys = read_keys(self._ts_home)
-            except (OSError, ValueError, KeyError):
-                raise UpstreamUnavailable("the model server is not running (no key file)") from None
+            except (ModelServerError, ValueError) as error:  # ValueError: a file that is not UTF-8
+                self._note_key_problem(str(error))
+                raise UpstreamUnavailable(NO_KEY_FILE) from None
+            self._note_key_problem(None)
         return self._keys
+
+    def _note_key_problem(self, problem: str | None) -> None:
+        # One line when the file goes missing (or changes reason) and one when it is back: not one per request.
+        if problem != self._key_problem:
+            if problem is None:
+                log.info("TorchServe's key file is readable again")
+            else:
+                log.warning("cannot read TorchServe's key file: %s", problem)
+        self._key_problem = problem
 
     async def predict(self, model: str, body: bytes, content_type: str, accept: str | None,
                       request_id: str | None) -> UpstreamResponse:
