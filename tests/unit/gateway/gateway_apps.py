@@ -22,7 +22,10 @@ from serving.gateway.frontends.grpc_v2.calls import Call, Guard
 from serving.gateway.frontends.grpc_v2.service import SERVICE, InferenceService
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import ModelServerSettings
+from tests.error_bodies import error_of
 
+__all__ = ["ADMIN_KEY", "FakeTorchServe", "error_of", "features_message", "gateway", "grpc_infer", "running",
+           "write_store"]
 ADMIN_KEY = "admin-key-0123456789abcdef"
 # One model of each kind whose v2 answers these tests shape; signatures as small as the contracts need.
 ROWS = {"inputs": [{"name": "features", "shape": [-1, 2]}], "example": {"features": [[1.0, 2.0]]}}
@@ -79,14 +82,6 @@ async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
 
-
-def error_of(answer: httpx.Response) -> tuple[int, str]:
-    """An error answer's status and message, once its body is checked to be exactly the gateway's error body:
-    `{"error", "request_id"}`, the id the X-Request-ID header carries."""
-    body = answer.json()
-    assert body == {"error": body.get("error"), "request_id": answer.headers["x-request-id"]}, body
-    assert isinstance(body["error"], str)
-    return answer.status_code, body["error"]
 
 
 class GrpcContext:
