@@ -26,9 +26,10 @@ def answer_object(model: str, body: bytes, *keys: str) -> dict[str, Any]:
         raise BadModelAnswer(f"model {model!r} answered with something other than JSON") from None
     if not isinstance(answer, dict):
         raise BadModelAnswer(f"model {model!r} answered a JSON {type(answer).__name__}, not an object")
-    missing = [key for key in keys if key not in answer]
-    if missing:
-        raise BadModelAnswer(f"model {model!r} answered without {', '.join(map(repr, missing))}")
+    if keys:
+        missing = [key for key in keys if key not in answer]
+        if missing:
+            raise BadModelAnswer(f"model {model!r} answered without {', '.join(map(repr, missing))}")
     return answer
 
 
@@ -49,7 +50,7 @@ def checked_outputs(entry: ModelEntry, batch: int, bodies: list[bytes]) -> list[
 
 
 def _check_shape(model: str, tensor: Tensor, spec: TensorSpec, batch: int) -> None:
-    expected = [batch, *spec.shape[1:]]
+    expected = [batch, *spec.shape[1:]]  # one row per item, then the contract's fixed sizes (-1 is only first)
     if list(tensor.shape) != expected:
         raise BadModelAnswer(f"model {model!r} answered output {spec.name!r} of shape {list(tensor.shape)}; "
                              f"{batch} item(s) make {expected}")
