@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers import gateway_process, settings_for
 from tests.unit.gateway.gateway_apps import write_store
@@ -28,13 +29,10 @@ def leave_mid_body(url: str, path: str) -> None:
 
 
 def requests_counted(url: str) -> dict[tuple[str, str], float]:
-    text = httpx.get(f"{url}/metrics").text
-    counted = {}
-    for line in text.splitlines():
-        if line.startswith("gateway_requests_total{"):
-            labels = dict(part.split("=", 1) for part in line[line.index("{") + 1:line.index("}")].split(","))
-            counted[(labels["route"].strip('"'), labels["status"].strip('"'))] = float(line.rsplit(" ", 1)[1])
-    return counted
+    """gateway_requests_total by (route, status), from the gateway's /metrics."""
+    families = text_string_to_metric_families(httpx.get(f"{url}/metrics").text)
+    return {(sample.labels["route"], sample.labels["status"]): sample.value for family in families
+            for sample in family.samples if sample.name == "gateway_requests_total"}
 
 
 def test_a_client_that_leaves_mid_body_is_a_499_not_a_500(tmp_path: Path) -> None:
