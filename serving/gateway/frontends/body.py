@@ -9,7 +9,8 @@ from serving.gateway.core.errors import PayloadTooLarge
 async def receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     """The body from ASGI `receive` messages, refused with 413 as soon as it is known to exceed `limit` bytes."""
     if declared is not None and _declared_over(declared, limit):
-        raise PayloadTooLarge(f"request body of {declared} bytes is over the limit of {limit} bytes")
+        size_text = declared if len(declared) <= 18 else "more than 10**18"  # never echo a huge header back
+        raise PayloadTooLarge(f"request body of {size_text} bytes is over the limit of {limit} bytes")
     chunks, size = [], 0
     while True:
         message = await receive()

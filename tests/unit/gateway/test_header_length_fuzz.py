@@ -1,10 +1,12 @@
 """`Inference-Header-Content-Length` is read by one parser, the codec's (`parse_header_length`), on the v2 REST
 route too: for every value, whatever its bytes (ASGI hands headers over latin-1 decoded), the answer is the
 correct length (ASCII digits, with HTTP's optional spaces and tabs around them) or a 400 that says why, never
-a 500 — fuzzed over all byte values, then through the whole app for the values a second copy got wrong."""
+a 500 — fuzzed over all byte values, then through the whole app for the values a second copy got wrong.
+Content-Length's early 413 check takes any value too (the server has checked it; an ASGI caller may not)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -13,7 +15,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from serving.gateway.core.errors import InvalidInput
+from serving.gateway.core.errors import InvalidInput, PayloadTooLarge
+from serving.gateway.frontends.body import receive_body
 from serving.gateway.frontends.rest_v2 import _parse
 from serving.gateway.v2codec import CodecError, parse_header_length
 from tests.unit.gateway.gateway_apps import FakeTorchServe, error_of, gateway, running
@@ -85,3 +88,27 @@ async def test_a_bad_header_is_a_400_through_the_app(tmp_path: Path, monkeypatch
         good = await client.post("/v2/models/reg/infer", content=DOCUMENT, headers={
             "Inference-Header-Content-Length": f" {len(DOCUMENT)}\t"})
         assert (good.status_code, good.json()["outputs"][0]["data"]) == (200, [0.5])
+
+
+
+def _over(value: str, limit: int) -> bool:
+    digits = value.lstrip("0")
+    return value.isascii() and value.isdigit() and (len(digits) > 18 or int(digits) > limit)
+
+
+@given(value=latin1_values)
+@example(value="\u00b2")
+@example(value="9" * 5000)
+@example(value="0" * 30 + "5")
+def test_a_content_length_of_any_bytes_is_the_body_read_or_a_413(value: str) -> None:
+    body = b'{"x": 1}'
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    if not _over(value, 100):
+        assert asyncio.run(receive_body(receive, value, 100)) == body
+        return
+    with pytest.raises(PayloadTooLarge, match=r"^request body of (\d{1,18}|more than 10\*\*18) bytes is over the "
+                                              r"limit of 100 bytes$"):
+        asyncio.run(receive_body(receive, value, 100))
