@@ -2,8 +2,9 @@
 
 It composes the three parts: the core's data plane (serving/gateway/core/, built in the lifespan), the REST
 and gRPC front-ends (serving/gateway/frontends/) and, around every HTTP request, the observability edge
-(serving/gateway/observability/: request id, traces when on, metrics, access log) inside one 500 guard. The edge
-is built once: inference takes the lean path under it, everything else FastAPI's router.
+(serving/gateway/observability/: request id, traces when on, metrics, access log) with one 500 guard
+(frontends/rest_errors.py) between the request id and the rest. The edge is built once: inference takes the lean
+path under it, everything else FastAPI's router.
 """
 
 import asyncio
@@ -12,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.gateway import playground
@@ -159,5 +159,5 @@ def create_app(settings: GatewaySettings | None = None, model_server: ModelServe
     })
     measured: ASGIApp = MetricsMiddleware(app.route, metrics=metrics)
     traced = measured if tracing is None else TracingMiddleware(measured, tracing)  # off: not in the path at all
-    app.edge = ServerErrorMiddleware(RequestIdMiddleware(traced))
+    app.edge = RequestIdMiddleware(rest_errors.ErrorGuard(traced))
     return app

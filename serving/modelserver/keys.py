@@ -59,11 +59,18 @@ def server_keys(settings: ModelServerSettings) -> TokenKeys:
 
 def read_keys(ts_home: Path) -> TokenKeys:
     """The keys of the TorchServe whose working directory is `ts_home`; ModelServerError when not readable."""
-    path = ts_home / KEY_FILE
+    return read_key_file(ts_home / KEY_FILE)
+
+
+def read_key_file(path: Path) -> TokenKeys:
+    """The keys in the key file at `path` (a local TorchServe's, or one mounted from another pod's);
+    ModelServerError, saying why, when it is missing, unreadable, not UTF-8 or malformed."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ModelServerError(f"{path} does not exist: TorchServe is not running from {ts_home}") from None
+        raise ModelServerError(f"{path} does not exist: is TorchServe running?") from None
     except OSError as error:
         raise ModelServerError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ModelServerError(f"{path} is not UTF-8 text") from None
     return parse_keys(text)

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.error_bodies import error_of
+
 EXPLAINED = ["cnn_digits", "transfer_cnn", "logistic_regression", "mlp_classifier", "linear_regression"]
 # The trained models are not as smooth as the unit tests' tiny ones: at 256 steps what the integral leaves over
 # is within 1% of the output's range (probabilities) or of the explained difference (regression).
@@ -63,21 +65,21 @@ def test_a_requested_class_is_explained(api: httpx.Client) -> None:
 ])
 def test_refusals_say_why(api: httpx.Client, name: str, body: dict[str, Any], status: int, message: str) -> None:
     answer = api.post(f"/v1/models/{name}/explain", json=body)
-    assert (answer.status_code, answer.json()) == (status, {"error": message})
+    assert error_of(answer) == (status, message)
 
 
 def test_one_image_per_explanation_and_json_only(api: httpx.Client) -> None:
     image = _example(api, "cnn_digits")["image"]
     answer = api.post("/v1/models/cnn_digits/explain", json={"image": [image, image]})
-    assert (answer.status_code, answer.json()) == (400, {"error": "an explanation takes one image, got 2"})
+    assert error_of(answer) == (400, "an explanation takes one image, got 2")
     answer = api.post("/v1/models/cnn_digits/explain", content=b"\x89PNG", headers={"Content-Type": "image/png"})
-    assert (answer.status_code, answer.json()) == (415, {"error": "explanations take application/json, not image/png"})
+    assert error_of(answer) == (415, "explanations take application/json, not image/png")
 
 
 def test_explanations_need_a_key(gateway: str) -> None:
     answer = httpx.post(f"{gateway}/v1/models/mlp_classifier/explain", json={"features": [1] * 13})
     missing = "missing API key: send 'Authorization: Bearer <key>'"
-    assert (answer.status_code, answer.json()) == (401, {"error": missing})
+    assert error_of(answer) == (401, missing)
 
 
 def test_the_route_is_documented_with_an_example_per_explainable_model(api: httpx.Client) -> None:

@@ -15,6 +15,7 @@ import tritonclient.http as triton
 from PIL import Image
 
 from serving.modelserver import ModelServerSettings, read_keys
+from tests.error_bodies import error_of
 from tests.integration.conftest import KEY, OTHER_KEY, auth
 from training import registry
 from training.data import images, tabular
@@ -64,8 +65,7 @@ def test_v1_takes_a_raw_image_and_returns_a_png(api: httpx.Client) -> None:
 
 def test_v1_bad_input_is_a_4xx_with_the_handlers_message(api: httpx.Client) -> None:
     answer = api.post("/v1/models/mlp_classifier/predict", json={"features": [1, 2]})
-    assert answer.status_code == 400
-    assert answer.json() == {"error": "'features' row 0 has 2 values; the model expects 13"}
+    assert error_of(answer) == (400, "'features' row 0 has 2 values; the model expects 13")
     wrong_type = api.post("/v1/models/mlp_classifier/predict", content=b"x", headers={"Content-Type": "text/xml"})
     assert wrong_type.status_code == 415
     assert "application/json" in wrong_type.json()["error"]

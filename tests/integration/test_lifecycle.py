@@ -22,6 +22,7 @@ from serving.archive.builder import build
 from serving.gateway.core.catalog import read_archive
 from serving.modelserver import ModelServerSettings, read_keys, start, stop
 from tests.conftest import ARTIFACTS
+from tests.error_bodies import error_of
 from tests.integration.test_gateway_faults import BRIEF_BATCH, BRIEF_S, SLOW, metric, sleepy_archive
 from tests.servers import gateway_process, settings_for
 
@@ -137,9 +138,9 @@ def test_replacing_mlp_classifier_1_0_with_1_1_under_load_fails_no_request(
     assert [m["modelVersion"] for m in served] == ["1.1"]
     metadata = httpx.get(f"{gateway}/v2/models/mlp_classifier").json()
     assert metadata["versions"] == ["1.1"]
-    assert httpx.post(f"{gateway}/v1/models/mlp_classifier/predict", json=body,
-                      params={"version": "1.0"}).json() == {"error": "model 'mlp_classifier' has no version '1.0' "
-                                                                     "(served: 1.1)"}
+    assert error_of(httpx.post(f"{gateway}/v1/models/mlp_classifier/predict", json=body,
+                               params={"version": "1.0"})) == (404, "model 'mlp_classifier' has no version '1.0' "
+                                                                    "(served: 1.1)")
 
 
 def check_version_routing(gateway: str, store: Path) -> None:

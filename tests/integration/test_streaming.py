@@ -17,6 +17,7 @@ from httpx_sse import connect_sse
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving.modelserver import ModelServerSettings
+from tests.error_bodies import error_of
 from tests.integration.conftest import AUTH, KEY
 from tests.servers import ROOT, gateway_process
 
@@ -147,15 +148,14 @@ def test_a_stream_is_counted_in_the_stream_metrics(api: httpx.Client) -> None:
 def test_bad_stream_requests_get_a_clear_4xx(api: httpx.Client, path: str, body: dict[str, Any], status: int,
                                              message: str) -> None:
     answer = api.post(path, json=body)
-    assert (answer.status_code, answer.json()) == (status, {"error": message})
+    assert error_of(answer) == (status, message)
     assert _metric(api, "gateway_streams_active") == 0
 
 
 def test_a_huge_prompt_is_refused_before_any_event(api: httpx.Client) -> None:
     body = json.dumps({**BODY, "stream": True, "prompt": "x" * (9 * 1024 * 1024)}).encode()
     answer = api.post(PREDICT, content=body, headers={"Content-Type": "application/json"})
-    assert (answer.status_code, answer.json()) == (413, {
-        "error": f"request body of {len(body)} bytes is over the limit of {8 * 1024 * 1024} bytes"})
+    assert error_of(answer) == (413, f"request body of {len(body)} bytes is over the limit of {8 * 1024 * 1024} bytes")
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_streams_over_the_bound_get_a_fast_429(one_stream_gateway: str) -> None:
             next(lines)  # the first stream is open
             refused = http.post(PREDICT, json={**BODY, "stream": True})
             assert (refused.status_code, refused.headers["retry-after"]) == (429, "1")
-            assert refused.json() == {"error": "1 streams are open, the most the gateway allows; retry shortly"}
+            assert error_of(refused) == (429, "1 streams are open, the most the gateway allows; retry shortly")
             assert http.post(PREDICT, json=BODY).status_code == 200  # unstreamed requests are not bounded by it
             assert list(lines)[-2].startswith("data: {\"finish_reason\"")  # it was open throughout
         assert _sse(http, PREDICT, {**BODY, "stream": True})[-1][0] == "done"  # the slot came back

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from handlers import envelope
-from serving.gateway.core.errors import InvalidInput, UpstreamError, UpstreamTimeout
+from serving.gateway.core.errors import BadModelAnswer, InvalidInput, UpstreamTimeout
 from serving.gateway.core.upstream import UpstreamResponse, result_of
 
 Send = Callable[[str, bytes, str, str | None, str | None], Awaitable[UpstreamResponse]]
@@ -117,9 +117,10 @@ class Coalescer:
             try:
                 replies = envelope.unpack_responses(answer.body)
             except envelope.EnvelopeError as error:
-                raise UpstreamError(f"model {model!r} answered a batch envelope with something else: {error}") from None
+                raise BadModelAnswer(f"model {model!r} answered a batch envelope with something else: {error}") \
+                    from None
             if len(replies) != len(batch):
-                raise UpstreamError(f"model {model!r} answered {len(replies)} of {len(batch)} batched requests")
+                raise BadModelAnswer(f"model {model!r} answered {len(replies)} of {len(batch)} batched requests")
             for item, (status, content_type, body) in zip(batch, replies, strict=True):
                 try:
                     _settle(item, result_of(model, status, body, content_type, answer.seconds, len(batch)))

@@ -11,7 +11,8 @@ and the answers back; nothing here knows HTTP, ASGI or gRPC. The contract:
   body goes to the model's handler untouched, after the kind's media-type check.
 - `DataPlane.infer(entry, request, request_id=None) -> list[Tensor]`: v2; the codec's `InferRequest` is
   checked against the kind's tensor contract, sent to the handler (as one or several JSON calls), and its
-  answers come back as the output tensors (BYTES as raw bytes: base64 or binary is the front-end's choice).
+  answers, checked against the contract too (core/answers.py: BadModelAnswer, 502, for a 200 of the wrong
+  shape), come back as the output tensors (BYTES as raw bytes: base64 or binary is the front-end's choice).
 - `DataPlane.infer_model(authorization, name, version, request, request_id)`: `admit` then `infer`, for a
   front-end that has the request decoded before it checks the key (gRPC).
 - `TextStream(plane, entry, GenerationRequest, request_id)` (serving/gateway/streaming/engine.py): a
@@ -30,16 +31,14 @@ Each call to TorchServe is noted into the request's trace (model, version, batch
 serving/gateway/observability/tracing.py), whose span the front-end's edge opened.
 Failures are raised as `serving.gateway.core.errors.GatewayError` subclasses (Unauthorized, ModelNotFound,
 InvalidInput, UnsupportedMediaType, PayloadTooLarge, Overloaded, ModelNotReady, UpstreamUnavailable,
-UpstreamError, UpstreamTimeout), each of which a front-end maps once to its protocol's status.
+UpstreamError, BadModelAnswer, UpstreamTimeout), each of which a front-end maps once to its protocol's status.
 """
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
-
-import orjson
 
 from serving.gateway.core.admission import Admission, ApiKeys
+from serving.gateway.core.answers import checked_outputs
 from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.catalog import Catalog, ModelEntry
 from serving.gateway.core.errors import (
@@ -110,7 +109,7 @@ class DataPlane:
         else:
             results = await asyncio.gather(*(self._forward(entry, encode_json(b), "application/json", None,
                                                            request_id, deadline) for b in bodies))
-        return entry.model_kind.outputs_from([_json(entry, result) for result in results])
+        return checked_outputs(entry, request.inputs[0].shape[0], [result.body for result in results])
 
     async def infer_model(self, authorization: str | None, name: str, version: str | None, request: InferRequest,
                           request_id: str | None = None) -> tuple[ModelEntry, list[Tensor]]:
@@ -193,9 +192,3 @@ def _check_requested_outputs(entry: ModelEntry, request: InferRequest) -> None:
     if unknown:
         raise InvalidInput(f"unknown output(s) {unknown}; this model has {sorted(names)}")
 
-
-def _json(entry: ModelEntry, result: UpstreamResponse) -> Any:
-    try:
-        return orjson.loads(result.body)
-    except orjson.JSONDecodeError:
-        raise UpstreamError(f"model {entry.name!r} answered with something other than JSON") from None

@@ -83,6 +83,11 @@ class UpstreamError(GatewayError):
     status = 502
 
 
+class BadModelAnswer(UpstreamError):
+    """TorchServe answered 200, but not in the shape the model kind's contract takes (not JSON, a wrong type,
+    a missing key, the wrong number of items): the model's fault, not the client's, and a retry gets the same."""
+
+
 class UpstreamTimeout(GatewayError):
     """TorchServe did not answer within the gateway's timeout."""
 

@@ -3,6 +3,7 @@ inside, and TorchServe's answers turned into the gateway's domain errors."""
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,11 @@ from serving.gateway.core.http1 import Answer, Http1Pool, Origin, ProtocolError
 from serving.gateway.core.upstream_map import Upstreams
 from serving.gateway.observability import tracing
 from serving.modelserver.errors import ModelServerError
-from serving.modelserver.keys import NO_KEYS, TokenKeys, parse_keys
+from serving.modelserver.keys import NO_KEYS, TokenKeys, read_key_file
+
+log = logging.getLogger("serving.gateway")
+# What a client is told while TorchServe's key file cannot be read; the file's path and the reason stay in the log.
+NO_KEY_FILE = "the model server is not ready: its key file cannot be read (is TorchServe running?); retry shortly"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class TorchServeClient:
         self._management = Origin.parse(management_url) if management_url else None
         self._key_file = key_file
         self._keys: TokenKeys | None = None
+        self._key_problem: str | None = None  # why the key file could not be read last time (logged once)
         self._timeout_s = timeout_s
         # Connecting to a loopback TorchServe that is down fails at once; the short connect timeout bounds the
         # case where the address does not answer at all, so clients get 503 quickly either way.
@@ -62,15 +68,32 @@ class TorchServeClient:
         """Close the connection pool."""
         self._pool.close()
 
+    def check_keys(self) -> None:
+        """UpstreamUnavailable (503) while the token to call TorchServe with cannot be read; kept keys are kept."""
+        self._current_keys()
+
     def _current_keys(self, refresh: bool = False) -> TokenKeys:
+        """The keys, read again when none are held or `refresh`. The file is read at every call while it is
+        missing or unreadable, so the gateway recovers as soon as TorchServe writes it."""
         if self._key_file is None:
             return NO_KEYS
         if self._keys is None or refresh:
             try:
-                self._keys = parse_keys(self._key_file.read_text(encoding="utf-8"))
-            except (OSError, ModelServerError):
-                raise UpstreamUnavailable("the model server is not running (no key file)") from None
+                self._keys = read_key_file(self._key_file)
+            except ModelServerError as error:
+                self._note_key_problem(str(error))
+                raise UpstreamUnavailable(NO_KEY_FILE) from None
+            self._note_key_problem(None)
         return self._keys
+
+    def _note_key_problem(self, problem: str | None) -> None:
+        # One line when the file goes missing (or changes reason) and one when it is back: not one per request.
+        if problem != self._key_problem:
+            if problem is None:
+                log.info("TorchServe's key file is readable again")
+            else:
+                log.warning("cannot read TorchServe's key file: %s", problem)
+        self._key_problem = problem
 
     async def predict(self, model: str, body: bytes, content_type: str, accept: str | None,
                       request_id: str | None) -> UpstreamResponse:

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from serving.gateway.core.answers import answer_object
 from serving.gateway.core.catalog import ModelEntry
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import GatewayError, InvalidInput
@@ -97,7 +98,7 @@ async def _whole(plane: DataPlane, request: Request, name: str, version: str | N
     entry, request_id, fields = await _read(plane, request, name, version, stream=False)
     generation_request(entry, fields)  # the same checks as a stream's
     result = await plane.predict(entry, json.dumps(fields).encode(), "application/json", None, current_request_id())
-    answer = json.loads(result.body)
+    answer = answer_object(entry.name, result.body, "text")
     return Response(json.dumps(_answer(entry, request_id, text_output=answer["text"])),
                     media_type="application/json")
 

@@ -19,6 +19,7 @@ def router() -> APIRouter:
 
     @api.get("/readyz", summary="TorchServe is reachable and every served model is ready")
     async def readyz(plane: Plane) -> JSONResponse:
+        plane.upstream.check_keys()  # no token for TorchServe: 503 with the reason, as a prediction gets
         ready = await plane.readiness()
         body: dict[str, Any] = {"status": "ready" if ready and all(ready.values()) else "not ready",
                                 "models": ready}

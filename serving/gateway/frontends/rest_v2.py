@@ -19,7 +19,14 @@ from serving.gateway.frontends.body import receive_body
 from serving.gateway.frontends.dependencies import Plane, require_key, require_key_unless_open
 from serving.gateway.frontends.rest_errors import HEALTH_ERRORS, ROUTE_ERRORS
 from serving.gateway.observability import current_request_id
-from serving.gateway.v2codec import CodecError, InferRequest, Tensor, encode_response, parse_request
+from serving.gateway.v2codec import (
+    CodecError,
+    InferRequest,
+    Tensor,
+    encode_response,
+    parse_header_length,
+    parse_request,
+)
 
 INFER_PATH = "/v2/models/{name}/infer"
 INFER_VERSIONED_PATH = "/v2/models/{name}/versions/{version}/infer"
@@ -103,13 +110,8 @@ async def answer_infer(plane: DataPlane, params: dict[str, str], headers: Header
 
 
 def _parse(body: bytes, header_length: str | None) -> InferRequest:
-    length = None
-    if header_length is not None:
-        if not header_length.isdigit():
-            raise InvalidInput("Inference-Header-Content-Length must be a number of bytes")
-        length = int(header_length)
     try:
-        return parse_request(body, length)
+        return parse_request(body, parse_header_length(header_length))
     except CodecError as exc:
         raise InvalidInput(str(exc)) from None
 

@@ -21,6 +21,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.gateway.observability.logs import log_access
@@ -31,6 +32,8 @@ UNMATCHED_ROUTE: Final = "unmatched"
 UNKNOWN_MODEL: Final = "unknown"  # the path names a model the gateway does not serve
 NO_MODEL: Final = "-"  # the route is about no model (health, metrics, server metadata)
 OTHER_METHOD: Final = "other"
+# A client that went away before its answer (mid-body, say): nginx's "client closed request", not a server error.
+CLIENT_CLOSED_REQUEST: Final = 499
 # Probes and scrapes: their successes are logged at DEBUG, or they would fill the access log.
 QUIET_ROUTES: Final = frozenset({"/livez", "/readyz", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -111,7 +114,8 @@ class MetricsMiddleware:
     """Counts, times and access-logs every HTTP request (pure ASGI: streaming untouched, no task per request).
 
     Route and model are read from the scope after the app returns, once the router has matched. A handler that
-    raises before answering is recorded as the 500 Starlette's ServerErrorMiddleware will send.
+    raises before answering is recorded as the 500 the edge's guard will send; one that raises ClientDisconnect
+    (the client left mid-request) as 499.
     """
 
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics, access_log: bool = True,
@@ -138,6 +142,9 @@ class MetricsMiddleware:
         start = time.perf_counter()
         try:
             await self.app(scope, receive, send_and_note_status)
+        except ClientDisconnect:  # the client's doing: counted and logged as 499, without a traceback
+            status = CLIENT_CLOSED_REQUEST
+            raise
         except Exception as exc:  # noted for the access line, then left to the app's error handling
             error = exc
             raise

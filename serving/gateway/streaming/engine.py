@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from serving.gateway.core.answers import answer_object
 from serving.gateway.core.catalog import ModelEntry
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import GatewayError, InvalidInput, UpstreamTimeout
@@ -132,8 +133,7 @@ class TextStream:
         except TimeoutError:
             raise UpstreamTimeout(f"model {self.entry.name!r} made no token for "
                                   f"{self.hub.limits.idle_timeout_s:g} s; the stream was ended") from None
-        answer: dict[str, Any] = json.loads(result.body)
-        return answer
+        return answer_object(self.entry.name, result.body, "text", "seed", "resume")  # the step protocol's keys
 
     def close(self) -> None:
         """End the stream as cancelled if it has not ended: a client that left before `events()` was iterated

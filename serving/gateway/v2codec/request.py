@@ -25,14 +25,22 @@ from serving.gateway.v2codec.model import (
 )
 from serving.gateway.v2codec.text import _amount, _describe, _preview
 
+MAX_LENGTH_DIGITS = 18  # a byte count below 10**18: int64-safe, and far past any body the gateway takes
+
 
 def parse_header_length(value: str | None) -> int | None:
-    """The `Inference-Header-Content-Length` header as a number (None when absent)."""
+    """The `Inference-Header-Content-Length` header as a number (None when absent): ASCII digits, as HTTP's
+    Content-Length, with the optional spaces and tabs HTTP allows around a value. Any other value, whatever its
+    characters (headers arrive latin-1 decoded), is a CodecError: no sign, no Unicode digit or space `int()`
+    would take, and at most 18 digits (no body is that long; a longer run is refused before `int()` sees it)."""
     if value is None:
         return None
-    digits = value.strip()
-    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+    digits = value.strip(" \t")
+    if not (digits.isascii() and digits.isdigit()):
         raise CodecError(f"{HEADER_LENGTH} must be a non-negative integer, got {_preview(value)}")
+    if len(digits) > MAX_LENGTH_DIGITS:
+        raise CodecError(f"{HEADER_LENGTH} must be a number of at most {MAX_LENGTH_DIGITS} digits, "
+                         f"got {len(digits)} digits")
     return int(digits)
 
 

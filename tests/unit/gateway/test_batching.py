@@ -10,7 +10,7 @@ import pytest
 
 from handlers import envelope
 from serving.gateway.core.batching import Coalescer
-from serving.gateway.core.errors import InvalidInput, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from serving.gateway.core.errors import BadModelAnswer, InvalidInput, UpstreamTimeout, UpstreamUnavailable
 from serving.gateway.core.upstream import UpstreamResponse
 
 pytestmark = pytest.mark.anyio
@@ -174,7 +174,23 @@ async def test_a_wrong_envelope_answer_is_an_upstream_error() -> None:
     tasks = [_request(coalescer, x) for x in range(3)]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert not isinstance(results[0], Exception)  # went alone
-    assert all(isinstance(r, UpstreamError) and "something else" in r.message for r in results[1:])
+    assert all(isinstance(r, BadModelAnswer) and "something else" in r.message for r in results[1:])
+
+
+async def test_an_envelope_with_the_wrong_number_of_answers_is_a_bad_model_answer_for_each() -> None:
+    async def send(model: str, body: bytes, content_type: str, accept: str | None,
+                   request_id: str | None) -> UpstreamResponse:
+        await asyncio.sleep(0.01)
+        if content_type != envelope.CONTENT_TYPE:
+            return UpstreamResponse(b'{"y": 0}', "application/json", 0.01)
+        return UpstreamResponse(envelope.pack_responses([(200, "application/json", b'{"y": 1}')]),
+                                envelope.CONTENT_TYPE, 0.01)  # one answer, whatever the batch held
+
+    coalescer = Coalescer(send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
+    results = await asyncio.gather(*(_request(coalescer, x) for x in range(4)), return_exceptions=True)
+    assert not isinstance(results[0], Exception)  # went alone
+    assert [(type(r), r.status, r.message) for r in results[1:] if isinstance(r, BadModelAnswer)] == [
+        (BadModelAnswer, 502, "model 'm' answered 1 of 3 batched requests")] * 3
 
 
 async def test_a_client_that_left_is_not_sent() -> None:

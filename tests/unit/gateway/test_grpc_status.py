@@ -23,6 +23,7 @@ CODE = grpc.StatusCode
     (errors.ModelNotReady("later"), CODE.UNAVAILABLE),
     (errors.UpstreamUnavailable("down"), CODE.UNAVAILABLE),
     (errors.UpstreamError("broke"), CODE.UNAVAILABLE),
+    (errors.BadModelAnswer("a list, not an object"), CODE.INTERNAL),  # the model broke its contract
     (errors.WorkerDied("Worker died."), CODE.UNAVAILABLE),
     (errors.UpstreamTimeout.of("m"), CODE.DEADLINE_EXCEEDED),
     (errors.GatewayError("ours"), CODE.INTERNAL),
@@ -33,7 +34,7 @@ def test_each_error_has_its_code(error: errors.GatewayError, code: grpc.StatusCo
 
 def test_every_error_class_of_the_gateway_is_in_the_table_or_under_one_that_is() -> None:
     classes = [cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.GatewayError)]
-    assert len(classes) == 12
+    assert len(classes) == 13
     for cls in classes:
         assert any(parent in STATUS_CODES for parent in cls.__mro__), cls
 

@@ -220,14 +220,17 @@ def test_binary_data_needs_the_header_and_the_header_must_fit() -> None:
     np.testing.assert_array_equal(_only(parse_request(body, header_length)).data, np.zeros(2, np.int32), strict=True)
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "\u00b2", "", "9" * 5000])
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "\u00b2", "", "+5", "\u0665", "\xa05"])
 def test_a_bad_header_length_header_is_refused(value: str) -> None:
     with pytest.raises(CodecError, match="Inference-Header-Content-Length must be a non-negative integer, got"):
         parse_header_length(value)
+    with pytest.raises(CodecError, match="^Inference-Header-Content-Length must be a number of at most 18 digits, "
+                                         "got 5000 digits$"):
+        parse_header_length("9" * 5000)
 
 
 def test_a_header_length_header_is_read() -> None:
-    assert (parse_header_length(None), parse_header_length("0"), parse_header_length(" 42 ")) == (None, 0, 42)
+    assert (parse_header_length(None), parse_header_length("0"), parse_header_length(" 42\t")) == (None, 0, 42)
 
 
 def test_base64_is_decoded_only_when_asked_and_valid() -> None:

@@ -25,17 +25,18 @@ async def admin_status(tmp_path: Path, **settings: str) -> tuple[int, dict[str, 
     app = create_app(GatewaySettings(_env_file=None, gateway_model_store=tmp_path, **settings),  # type: ignore[arg-type]
                      ModelServerSettings(ts_model_store=tmp_path, ts_home=tmp_path / "home"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
-        answer = await http.get("/admin/v1/models", headers={"Authorization": f"Bearer {API_KEY}"})
+        answer = await http.get("/admin/v1/models", headers={"Authorization": f"Bearer {API_KEY}",
+                                                             "X-Request-ID": "admin-1"})
     return answer.status_code, answer.json()
 
 
 async def test_without_admin_keys_the_admin_api_does_not_exist(tmp_path: Path) -> None:
-    assert await admin_status(tmp_path) == (404, {"error": "Not Found"})
+    assert await admin_status(tmp_path) == (404, {"error": "Not Found", "request_id": "admin-1"})
 
 
 async def test_with_admin_keys_an_api_key_is_refused_there(tmp_path: Path) -> None:
     assert await admin_status(tmp_path, gateway_admin_keys=ADMIN_KEY, gateway_api_keys=API_KEY) == (
-        401, {"error": "invalid admin key"})
+        401, {"error": "invalid admin key", "request_id": "admin-1"})
 
 
 def test_an_admin_key_that_is_also_an_api_key_is_refused() -> None:

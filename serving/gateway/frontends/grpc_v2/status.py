@@ -1,12 +1,14 @@
 """The gateway's domain errors as gRPC status codes: one table, read along each error's class hierarchy, so a
 subclass maps as its parent unless the table names it (UpstreamUnavailable is a ModelNotReady: UNAVAILABLE).
-The codes follow gRPC's own HTTP mapping; a client's mistake is never UNKNOWN or INTERNAL."""
+The codes follow gRPC's own HTTP mapping; a client's mistake is never UNKNOWN or INTERNAL (INTERNAL is kept for
+the server side's broken invariants: a model's answer that breaks its kind's contract, or a gateway bug)."""
 
 from __future__ import annotations
 
 import grpc
 
 from serving.gateway.core.errors import (
+    BadModelAnswer,
     GatewayError,
     InvalidInput,
     ModelNotFound,
@@ -29,6 +31,9 @@ STATUS_CODES: dict[type[GatewayError], grpc.StatusCode] = {
     ModelNotReady: grpc.StatusCode.UNAVAILABLE,
     # TorchServe failed in a way a retry may mend (HTTP 502): UNAVAILABLE is gRPC's code for "retry".
     UpstreamError: grpc.StatusCode.UNAVAILABLE,
+    # A 200 whose body breaks the kind's contract: a broken invariant of the server side (gRPC's INTERNAL; Triton
+    # answers a model that fails to execute with it too), not UNAVAILABLE, which retry policies resend as is.
+    BadModelAnswer: grpc.StatusCode.INTERNAL,
     UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
     GatewayError: grpc.StatusCode.INTERNAL,
 }
