@@ -14,6 +14,7 @@ from serving.gateway.core.errors import ModelNotFound, UpstreamTimeout
 from serving.gateway.frontends.grpc_v2 import convert
 from serving.gateway.frontends.grpc_v2 import inference_pb2 as pb
 from serving.gateway.frontends.grpc_v2.calls import Call, Context, Guard
+from serving.gateway.frontends.grpc_v2.stream import StreamCall
 from serving.gateway.observability.request_ids import current_request_id
 
 SERVICE = "inference.GRPCInferenceService"
@@ -24,7 +25,8 @@ _SERVING, _NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.Heal
 
 
 class InferenceService:
-    """The six calls of the v2 service; each returns its response message or raises a GatewayError."""
+    """The seven calls of the v2 service; each returns its response message or raises a GatewayError (the
+    stream's, ModelStreamInfer, writes its responses: stream.py)."""
 
     def __init__(self, plane: DataPlane) -> None:
         self.plane = plane
@@ -67,6 +69,9 @@ class InferenceService:
         except TimeoutError:
             raise UpstreamTimeout(f"model {entry.name!r} did not answer within the call's deadline") from None
         return convert.infer_response(entry.name, entry.version, request, outputs)
+
+    async def model_stream_infer(self, requests: AsyncIterator[bytes], context: Context) -> None:
+        await StreamCall(self.plane, context).run(requests)
 
     async def all_ready(self) -> bool:
         """Whether TorchServe answers and every served model is ready (REST's /readyz)."""
@@ -118,6 +123,8 @@ def handlers(plane: DataPlane) -> list[grpc.GenericRpcHandler]:
         "ModelMetadata": guard.unary(Call(f"/{SERVICE}/ModelMetadata", pb.ModelMetadataRequest),
                                      inference.model_metadata),
         "ModelInfer": guard.unary(Call(f"/{SERVICE}/ModelInfer", pb.ModelInferRequest), inference.model_infer),
+        "ModelStreamInfer": guard.bidirectional(Call(f"/{SERVICE}/ModelStreamInfer", pb.ModelInferRequest),
+                                                inference.model_stream_infer),
     }
     checks = {
         "Check": guard.unary(Call(f"/{HEALTH_SERVICE}/Check", health_pb2.HealthCheckRequest, open_health),
