@@ -53,7 +53,8 @@ class InferenceService:
             inputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
                     for t in inputs],
             outputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
-                     for t in outputs])
+                     for t in outputs],
+            parameters={"streams": pb.InferParameter(bool_param=entry.model_kind.streams)})
 
     async def model_infer(self, message: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
         # The key was checked by the Guard; the model is looked up before the inputs, so a wrong name is NOT_FOUND.
