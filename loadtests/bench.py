@@ -93,7 +93,8 @@ def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]) ->
                 log(f"{model} c={c}: " + ", ".join(f"{way} {measured.results[model][way][c].requests_per_s:.0f} req/s"
                                                    for way in WAYS))
         if stream_bench.MODEL in args.models:
-            measured.streams = stream_bench.measure(stack.gateway_url, stack.gateway_key or None)
+            measured.streams = stream_bench.measure(stack.gateway_url, stack.gateway_key or None,
+                                                    grpc_target=f"127.0.0.1:{stack.gateway_grpc_port}")
             log(f"{stream_bench.MODEL} streams: " + ", ".join(f"{f.streams}: TTFT p50 {f.ttft_p50_ms} ms"
                                                               for f in measured.streams))
     return measured

@@ -2,9 +2,10 @@
 streams, against the same continuations answered whole (the non-streamed, coalesced path), interleaved.
 
 Each round opens N streams at once (200 tokens each, seeds differing) and reads them to the end, then sends the
-same N requests unstreamed. Time to first token is per stream, from the request to its first `data:` event;
-tokens/s is N × 200 over the round's wall time. Figures are medians over the rounds (percentiles over every
-stream of every round)."""
+same N requests unstreamed; with a gRPC target, then the same N streams over gRPC's ModelStreamInfer (one call
+each, as tritonclient's `start_stream` makes). Time to first token is per stream, from the request to its first
+`data:` event (or first response); tokens/s is N × 200 over the round's wall time. Figures are medians over the
+rounds (percentiles over every stream of every round)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import json
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
+import grpc
 import httpx
+
+from serving.gateway.frontends.grpc_v2 import inference_pb2 as pb
 
 MODEL, TOKENS, PROMPT = "char_rnn", 200, "def "
 CONCURRENCY = (1, 4, 16)
@@ -32,6 +37,8 @@ class StreamFigures:
     whole_answer_ms: float  # the unstreamed request (p50)
     streamed_tokens_per_s: float
     whole_tokens_per_s: float
+    grpc_ttft_p50_ms: float | None = None  # ModelStreamInfer, when a gRPC target was given
+    grpc_tokens_per_s: float | None = None
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -52,6 +59,23 @@ async def _stream(http: httpx.AsyncClient, seed: int) -> tuple[float, float]:
     return first, time.perf_counter() - start
 
 
+Streamer: TypeAlias = Any  # grpc.aio's StreamStreamMultiCallable (grpcio ships no type hints)
+
+
+async def _grpc_stream(stub: Streamer, metadata: tuple[tuple[str, str], ...], seed: int) -> tuple[float, float]:
+    request = pb.ModelInferRequest(model_name=MODEL, id=str(seed))
+    request.inputs.add(name="prompt", datatype="BYTES", shape=[1])
+    request.raw_input_contents.append(len(PROMPT).to_bytes(4, "little") + PROMPT.encode())
+    request.parameters["max_tokens"].int64_param = TOKENS
+    request.parameters["seed"].int64_param = seed
+    start, first = time.perf_counter(), 0.0
+    async for response in stub([request], metadata=metadata):
+        if response.error_message:
+            raise RuntimeError(f"a gRPC stream failed: {response.error_message}")
+        first = first or time.perf_counter() - start
+    return first, time.perf_counter() - start
+
+
 async def _whole(http: httpx.AsyncClient, seed: int) -> float:
     start = time.perf_counter()
     answer = await http.post(f"/v1/models/{MODEL}/predict", json={"prompt": PROMPT, "max_new_tokens": TOKENS,
@@ -60,8 +84,11 @@ async def _whole(http: httpx.AsyncClient, seed: int) -> float:
     return time.perf_counter() - start
 
 
-async def _level(http: httpx.AsyncClient, streams: int, rounds: int) -> StreamFigures:
+async def _level(http: httpx.AsyncClient, grpc_stream: tuple[Streamer, tuple[tuple[str, str], ...]] | None,
+                 streams: int, rounds: int) -> StreamFigures:
     firsts, stream_times, whole_times, stream_rates, whole_rates = [], [], [], [], []
+    grpc_firsts: list[float] = []
+    grpc_rates: list[float] = []
     for round_ in range(rounds + 1):  # round 0 warms up
         seeds = [round_ * 100 + i for i in range(streams)]
         start = time.perf_counter()
@@ -70,6 +97,12 @@ async def _level(http: httpx.AsyncClient, streams: int, rounds: int) -> StreamFi
         start = time.perf_counter()
         whole = await asyncio.gather(*(_whole(http, s) for s in seeds))
         whole_s = time.perf_counter() - start
+        if grpc_stream is not None:
+            start = time.perf_counter()
+            over_grpc = await asyncio.gather(*(_grpc_stream(*grpc_stream, s) for s in seeds))
+            if round_:
+                grpc_firsts += [f for f, _ in over_grpc]
+                grpc_rates.append(streams * TOKENS / (time.perf_counter() - start))
         if round_:
             firsts += [f for f, _ in streamed]
             stream_times += [t for _, t in streamed]
@@ -81,30 +114,46 @@ async def _level(http: httpx.AsyncClient, streams: int, rounds: int) -> StreamFi
 
     return StreamFigures(streams, ms(statistics.median(firsts)), ms(_percentile(firsts, 0.99)),
                          ms(statistics.median(stream_times)), ms(statistics.median(whole_times)),
-                         round(statistics.median(stream_rates), 1), round(statistics.median(whole_rates), 1))
+                         round(statistics.median(stream_rates), 1), round(statistics.median(whole_rates), 1),
+                         ms(statistics.median(grpc_firsts)) if grpc_firsts else None,
+                         round(statistics.median(grpc_rates), 1) if grpc_rates else None)
 
 
-async def _measure(gateway_url: str, key: str | None, rounds: int) -> list[StreamFigures]:
+async def _measure(gateway_url: str, key: str | None, rounds: int, grpc_target: str | None) -> list[StreamFigures]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     limits = httpx.Limits(max_connections=max(CONCURRENCY) * 2)
     async with httpx.AsyncClient(base_url=gateway_url, headers=headers, timeout=120, limits=limits) as http:
-        return [await _level(http, streams, rounds) for streams in CONCURRENCY]
+        if grpc_target is None:
+            return [await _level(http, None, streams, rounds) for streams in CONCURRENCY]
+        async with grpc.aio.insecure_channel(grpc_target) as channel:
+            stub = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer",
+                                         request_serializer=pb.ModelInferRequest.SerializeToString,
+                                         response_deserializer=pb.ModelStreamInferResponse.FromString)
+            metadata = (("authorization", f"Bearer {key}"),) if key else ()
+            return [await _level(http, (stub, metadata), streams, rounds) for streams in CONCURRENCY]
 
 
-def measure(gateway_url: str, key: str | None = None, rounds: int = 5) -> list[StreamFigures]:
-    """Every concurrency level against a running gateway that serves `char_rnn`."""
-    return asyncio.run(_measure(gateway_url, key, rounds))
+def measure(gateway_url: str, key: str | None = None, rounds: int = 5,
+            grpc_target: str | None = None) -> list[StreamFigures]:
+    """Every concurrency level against a running gateway that serves `char_rnn` (and over its gRPC
+    ModelStreamInfer at `grpc_target`, host:port, when given)."""
+    return asyncio.run(_measure(gateway_url, key, rounds, grpc_target))
 
 
 def markdown(figures: list[StreamFigures]) -> str:
     """The streaming table and the issue's targets, met or not."""
-    out = ["### Streaming (`char_rnn`, 200-token continuations, SSE through the gateway)", "",
+    over_grpc = any(f.grpc_ttft_p50_ms is not None for f in figures)
+    grpc_head = (" gRPC TTFT p50 (ms) | gRPC tokens/s |", "---|---|") if over_grpc else ("", "")
+    out = ["### Streaming (`char_rnn`, 200-token continuations, SSE through the gateway"
+           + ("; gRPC: ModelStreamInfer)" if over_grpc else ")"), "",
            "| streams | TTFT p50 (ms) | TTFT p99 (ms) | stream, whole (ms p50) | unstreamed answer (ms p50) | "
-           "streamed tokens/s | unstreamed tokens/s | streamed / unstreamed |", "|---|---|---|---|---|---|---|---|"]
+           "streamed tokens/s | unstreamed tokens/s | streamed / unstreamed |" + grpc_head[0],
+           "|---|---|---|---|---|---|---|---|" + grpc_head[1]]
     for f in figures:
+        grpc_cells = f" {f.grpc_ttft_p50_ms} | {f.grpc_tokens_per_s} |" if over_grpc else ""
         out.append(f"| {f.streams} | {f.ttft_p50_ms} | {f.ttft_p99_ms} | {f.stream_whole_ms} | {f.whole_answer_ms} | "
                    f"{f.streamed_tokens_per_s} | {f.whole_tokens_per_s} | "
-                   f"{f.streamed_tokens_per_s / f.whole_tokens_per_s:.2f} |")
+                   f"{f.streamed_tokens_per_s / f.whole_tokens_per_s:.2f} |{grpc_cells}")
     out += ["", "Targets (issue #15), at 1 and 16 streams:", ""]
     for f in figures:
         if f.streams not in (1, 16):
@@ -118,9 +167,10 @@ def markdown(figures: list[StreamFigures]) -> str:
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":  # a quick look against a running gateway: python -m loadtests.stream_bench URL [KEY]
+if __name__ == "__main__":  # a quick look: python -m loadtests.stream_bench URL [KEY [GRPC_HOST:PORT]]
     import sys
 
-    results = measure(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
+    results = measure(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None,
+                      grpc_target=sys.argv[3] if len(sys.argv) > 3 else None)
     print(json.dumps([f.__dict__ for f in results], indent=2))
     print(markdown(results))

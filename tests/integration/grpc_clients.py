@@ -1,9 +1,11 @@
 """Drive the gateway's gRPC front-end with a real v2 client, in a process of its own:
 
     python -m tests.integration.grpc_clients triton|kserve 127.0.0.1:8001 KEY MODEL...
+    python -m tests.integration.grpc_clients stream 127.0.0.1:8001 KEY SPEC
 
 prints one JSON object: per model, its readiness and every output tensor (numbers as lists, BYTES as base64 of
-the raw elements). Both clients register the `inference` protobuf package in protobuf's default pool, so the
+the raw elements); for `stream`, what tritonclient's ModelStreamInfer callback got for the requests of SPEC
+(`stream_triton`). Both clients register the `inference` protobuf package in protobuf's default pool, so the
 two (and the kserve SDK's REST client the other tests use) cannot share the test process.
 
 The inputs are `held_out(model)`: real held-out data in each kind's v2 contract, the same for both clients.
@@ -98,6 +100,48 @@ def kserve(target: str, key: str, models: list[str]) -> dict[str, Any]:
     return asyncio.run(scenario())
 
 
+def stream_triton(target: str, key: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """tritonclient.grpc's `start_stream` / `async_stream_infer` / `stop_stream`, as its docs show: every request
+    of `spec["requests"]` ({"model", "prompt", "id", "parameters"}) sent on one stream, with empty final
+    responses. Each response becomes {"id", "text"} (a chunk), {"id", "final": parameters} or {"error"}. With
+    `spec["cancel_after"]` = n the client cancels the stream after n responses; else it waits for every request's
+    final response or error, then closes the stream."""
+    import queue
+
+    import tritonclient.grpc as client_lib
+
+    received: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def callback(result: Any, error: Any) -> None:
+        if error is not None:
+            received.put({"error": str(error)})
+            return
+        response = result.get_response()
+        parameters = {k: getattr(v, v.WhichOneof("parameter_choice")) for k, v in response.parameters.items()}
+        if parameters.pop("triton_final_response"):
+            received.put({"id": response.id, "final": parameters})
+        else:
+            received.put({"id": response.id, "text": result.as_numpy("text")[0].decode()})
+
+    client = client_lib.InferenceServerClient(url=target)
+    client.start_stream(callback, headers={"authorization": f"Bearer {key}"})
+    for request in spec["requests"]:
+        prompt = client_lib.InferInput(request.get("input", "prompt"), [1], "BYTES")
+        prompt.set_data_from_numpy(np.array([request["prompt"].encode()], dtype=np.object_))
+        client.async_stream_infer(request["model"], [prompt], request_id=request["id"],
+                                  parameters=request.get("parameters"), enable_empty_final_response=True)
+    responses, open_requests = [], len(spec["requests"])
+    while open_requests if spec.get("cancel_after") is None else len(responses) < spec["cancel_after"]:
+        responses.append(received.get(timeout=120))
+        open_requests -= "text" not in responses[-1]
+    client.stop_stream(cancel_requests=spec.get("cancel_after") is not None)
+    client.close()
+    return responses
+
+
 if __name__ == "__main__":
     which, address, api_key, *names = sys.argv[1:]
-    print(json.dumps({"triton": triton, "kserve": kserve}[which](address, api_key, names)))
+    if which == "stream":
+        print(json.dumps(stream_triton(address, api_key, json.loads(names[0]))))
+    else:
+        print(json.dumps({"triton": triton, "kserve": kserve}[which](address, api_key, names)))

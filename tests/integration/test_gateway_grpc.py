@@ -125,6 +125,8 @@ def test_metadata_and_readiness_match_rest(channel: grpc.Channel, api: httpx.Cli
             rest["inputs"]
         assert [{"name": t.name, "datatype": t.datatype, "shape": list(t.shape)} for t in meta.outputs] == \
             rest["outputs"]
+        streams = str(registry.get(model).kind) == "text-generation"  # metadata says whether it streams
+        assert (meta.parameters["streams"].bool_param, rest["parameters"]) == (streams, {"streams": streams})
 
 
 def test_grpc_health_v1_is_serving_without_a_key(channel: grpc.Channel) -> None:

@@ -61,7 +61,10 @@ def router(catalog: Catalog) -> APIRouter:
         inputs, outputs = entry.contract
         platform = entry.signature.get("platform", "pytorch_torchscript")  # the served runtime, from the archive
         return {"name": entry.name, "versions": plane.catalog.versions(entry.name), "platform": platform,
-                "inputs": [t.as_metadata() for t in inputs], "outputs": [t.as_metadata() for t in outputs]}
+                "inputs": [t.as_metadata() for t in inputs], "outputs": [t.as_metadata() for t in outputs],
+                # An addition to the spec's fields (JSON clients ignore those they do not know), as gRPC's
+                # ModelMetadata: whether the model streams (generate_stream, ModelStreamInfer).
+                "parameters": {"streams": entry.model_kind.streams}}
 
     async def model_ready(plane: DataPlane, name: str, version: str | None) -> JSONResponse:
         entry, ok = await plane.ready(name, version)

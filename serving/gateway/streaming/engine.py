@@ -9,7 +9,7 @@ with the others. Front-ends (SSE on v1 and v2, a gRPC stream) iterate `TextStrea
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +93,7 @@ class TextStream:
             self._end("failed", 0)
             raise
 
-    async def events(self) -> AsyncIterator[Chunk | Finish]:
+    async def events(self) -> AsyncGenerator[Chunk | Finish, None]:
         """The chunks, then the Finish. Closing it early (a client gone) ends the stream as cancelled."""
         first = self._first
         assert first is not None, "open() first"

@@ -25,7 +25,8 @@ def fields(message):
         out.update({nested.name + "." + k: v for k, v in fields(nested).items()})
     return out
 messages = module.DESCRIPTOR.message_types_by_name
-print(json.dumps({"methods": {m.name: [m.input_type.full_name, m.output_type.full_name] for m in service.methods},
+print(json.dumps({"methods": {m.name: [m.input_type.full_name, m.output_type.full_name, m.client_streaming,
+                                       m.server_streaming] for m in service.methods},
                   "messages": {name: fields(message) for name, message in messages.items()}}))
 """
 
@@ -79,12 +80,20 @@ def test_the_messages_live_in_a_pool_of_their_own() -> None:
 def test_every_field_and_call_matches_the_clients_protos(peer: str) -> None:
     ours, theirs = _described("serving.gateway.frontends.grpc_v2.inference_pb2"), _described(peer)
     assert set(ours["methods"]) == {"ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",
-                                    "ModelInfer"}
+                                    "ModelInfer", "ModelStreamInfer"}
+    assert ours["methods"]["ModelStreamInfer"] == [  # type: ignore[index]
+        "inference.ModelInferRequest", "inference.ModelStreamInferResponse", True, True]
+    triton_only = {"ModelStreamInfer", "ModelStreamInferResponse"} if "kserve" in peer else set()
     for method, types in ours["methods"].items():  # type: ignore[attr-defined]
-        assert theirs["methods"][method] == types  # type: ignore[index]
+        if method not in triton_only:
+            assert theirs["methods"][method] == types  # type: ignore[index]
     for message, fields in ours["messages"].items():  # type: ignore[attr-defined]
+        if message in triton_only:
+            continue  # Triton's streaming, which the spec (and the kserve SDK's copy of it) does not have
         peer_fields = theirs["messages"][message]  # type: ignore[index]
         for field, shape in fields.items():
+            if message == "ModelMetadataResponse" and field.startswith(("parameters", "ParametersEntry.")):
+                continue  # our addition (field 6, which neither peer uses): whether a model streams
             if message == "InferParameter" and field in ("double_param", "uint64_param") and "kserve" in peer:
                 continue  # Triton's additions, which the kserve SDK's copy of the spec does not have
             assert peer_fields[field] == shape, (message, field)

@@ -21,3 +21,12 @@ def test_the_report_has_a_row_per_level_and_judges_the_targets() -> None:
     slow = markdown([StreamFigures(1, 12.0, 20.0, 60.0, 55.0, 3000.0, 3600.0)])
     assert "- NOT met: 1 stream(s), TTFT p50 ≤ 1/10 of the whole answer — 12.0 ms against 5.50 ms" in slow
     assert "- NOT met: 1 stream(s), streamed tokens/s ≥ 0.9× unstreamed — 0.83×" in slow
+
+
+def test_the_grpc_columns_come_when_streams_were_measured_over_grpc() -> None:
+    text = markdown([StreamFigures(1, 5.0, 9.0, 60.0, 55.0, 3300.0, 3600.0, 4.5, 3400.0)])
+    assert "### Streaming (`char_rnn`, 200-token continuations, SSE through the gateway; gRPC: ModelStreamInfer)" \
+        in text
+    assert "| streamed / unstreamed | gRPC TTFT p50 (ms) | gRPC tokens/s |" in text
+    assert "| 1 | 5.0 | 9.0 | 60.0 | 55.0 | 3300.0 | 3600.0 | 0.92 | 4.5 | 3400.0 |" in text
+    assert "gRPC" not in markdown([StreamFigures(1, 5.0, 9.0, 60.0, 55.0, 3300.0, 3600.0)])

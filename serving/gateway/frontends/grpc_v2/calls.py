@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError, Message
 
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import GatewayError, InvalidInput
+from serving.gateway.core.lifecycle.policy import TRAFFIC_KEY_HEADER
 from serving.gateway.frontends.grpc_v2.status import status_code, trailing_metadata
 from serving.gateway.observability import tracing
 from serving.gateway.observability.request_ids import accept_request_id, request_id_var
@@ -35,12 +36,15 @@ class Context(Protocol):
 
     def set_trailing_metadata(self, trailing_metadata: tuple[tuple[str, str], ...]) -> None: ...
 
+    async def write(self, message: Message) -> None: ...
+
     async def abort(self, code: grpc.StatusCode, details: str,
                     trailing_metadata: tuple[tuple[str, str], ...] = ()) -> NoReturn: ...
 
 
 Unary = Callable[[Any, Context], Awaitable[Message]]
 Streaming = Callable[[Any, Context], AsyncIterator[Message]]
+Bidirectional = Callable[[AsyncIterator[bytes], Context], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ class Call:
     path: str
     request_type: type[Message]
     open: bool = False
+
+
+# The traffic policy's sticky key, as REST's X-Traffic-Key header (gRPC metadata keys are lower case, as is the
+# header's constant).
+TRAFFIC_KEY = TRAFFIC_KEY_HEADER
 
 
 def metadata_value(context: Context, key: str) -> str | None:
@@ -122,6 +131,33 @@ class Guard:
                 yield response.SerializeToString()
 
         return grpc.unary_stream_rpc_method_handler(handle)
+
+    def bidirectional(self, call: Call, method: Bidirectional) -> grpc.RpcMethodHandler:
+        """A stream-stream handler (ModelStreamInfer): the key is checked once, when the call starts; the method
+        parses each request's bytes itself (a bad one is that request's error, not the call's) and writes its
+        responses with `context.write`."""
+
+        async def handle(requests: AsyncIterator[bytes], context: Context) -> None:
+            started = time.perf_counter()
+            token = request_id_var.set(accept_request_id((metadata_value(context, "x-request-id") or "").encode()
+                                                         or None))
+            try:
+                if not call.open:
+                    self.plane.keys.check(metadata_value(context, "authorization"))
+                await method(requests, context)
+            except grpc.aio.AbortError:
+                raise
+            except GatewayError as error:
+                await self._refuse(call, context, error, started, None, ())
+            except Exception:
+                log.exception("gRPC %s failed", call.path)
+                self._count(call, 500, started, None)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            finally:
+                request_id_var.reset(token)
+            self._count(call, 200, started, None)
+
+        return grpc.stream_stream_rpc_method_handler(handle)
 
     async def _refuse(self, call: Call, context: Context, error: GatewayError | CodecError, started: float,
                       model: str | None, trailers: tuple[tuple[str, str], ...]) -> NoReturn:

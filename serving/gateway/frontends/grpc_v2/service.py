@@ -11,22 +11,22 @@ from grpc_health.v1 import health_pb2
 
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import ModelNotFound, UpstreamTimeout
-from serving.gateway.core.lifecycle.policy import TRAFFIC_KEY_HEADER
 from serving.gateway.frontends.grpc_v2 import convert
 from serving.gateway.frontends.grpc_v2 import inference_pb2 as pb
-from serving.gateway.frontends.grpc_v2.calls import Call, Context, Guard, metadata_value
+from serving.gateway.frontends.grpc_v2.calls import TRAFFIC_KEY, Call, Context, Guard, metadata_value
+from serving.gateway.frontends.grpc_v2.stream import StreamCall
 from serving.gateway.observability.request_ids import current_request_id
 
 SERVICE = "inference.GRPCInferenceService"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 SERVER_NAME, SERVER_VERSION = "torchserve-stack", "0.1.0"
 WATCH_INTERVAL_S = 1.0
-TRAFFIC_KEY = TRAFFIC_KEY_HEADER  # gRPC metadata keys are lower case, as the header's constant is
 _SERVING, _NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class InferenceService:
-    """The six calls of the v2 service; each returns its response message or raises a GatewayError."""
+    """The seven calls of the v2 service; each returns its response message or raises a GatewayError (the
+    stream's, ModelStreamInfer, writes its responses: stream.py)."""
 
     def __init__(self, plane: DataPlane) -> None:
         self.plane = plane
@@ -53,7 +53,8 @@ class InferenceService:
             inputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
                     for t in inputs],
             outputs=[pb.ModelMetadataResponse.TensorMetadata(name=t.name, datatype=t.datatype, shape=t.shape)
-                     for t in outputs])
+                     for t in outputs],
+            parameters={"streams": pb.InferParameter(bool_param=entry.model_kind.streams)})
 
     async def model_infer(self, message: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
         # REST's admission, before the inputs are converted (a wrong name is NOT_FOUND): the version asked for, or
@@ -71,6 +72,9 @@ class InferenceService:
         except TimeoutError:
             raise UpstreamTimeout(f"model {entry.name!r} did not answer within the call's deadline") from None
         return convert.infer_response(entry.name, entry.version, request, outputs)
+
+    async def model_stream_infer(self, requests: AsyncIterator[bytes], context: Context) -> None:
+        await StreamCall(self.plane, context).run(requests)
 
     async def all_ready(self) -> bool:
         """Whether TorchServe answers and every served model is ready (REST's /readyz)."""
@@ -122,6 +126,8 @@ def handlers(plane: DataPlane) -> list[grpc.GenericRpcHandler]:
         "ModelMetadata": guard.unary(Call(f"/{SERVICE}/ModelMetadata", pb.ModelMetadataRequest),
                                      inference.model_metadata),
         "ModelInfer": guard.unary(Call(f"/{SERVICE}/ModelInfer", pb.ModelInferRequest), inference.model_infer),
+        "ModelStreamInfer": guard.bidirectional(Call(f"/{SERVICE}/ModelStreamInfer", pb.ModelInferRequest),
+                                                inference.model_stream_infer),
     }
     checks = {
         "Check": guard.unary(Call(f"/{HEALTH_SERVICE}/Check", health_pb2.HealthCheckRequest, open_health),
