@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests import load_generator
+from serving.cli import UsageError
 
 LUA = """wrk.method = "POST"
 wrk.body = {body}
@@ -36,6 +37,15 @@ def median(results: list[WrkResult]) -> WrkResult:
 def wrk_binary() -> str:
     """The wrk executable, or a clear error naming the package to install."""
     return load_generator.executable("wrk", "`apt-get install wrk` (Debian) or `brew install wrk`")
+
+
+def require() -> None:
+    """Refuse a command that measures with wrk where wrk is missing: a usage error (one line, exit 2) before
+    anything starts."""
+    try:
+        wrk_binary()
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
 
 
 def script(folder: Path, name: str, body: bytes, content_type: str, token: str | None) -> Path:
