@@ -19,11 +19,11 @@ import pytest
 
 from serving.archive.builder import build
 from serving.gateway.core.catalog import read_archive
-from serving.modelserver import ModelServerSettings, read_keys, start, stop
+from serving.modelserver import ModelServerSettings, read_keys
 from tests.conftest import ARTIFACTS
 from tests.integration.load import Call, metric, steady_load, worker_pids
 from tests.integration.slow_models import REQUEST, brief_archive
-from tests.servers import gateway_process, settings_for
+from tests.servers import gateway_process, running_torchserve, settings_for
 
 ADMIN_KEY = "lifecycle-admin-key-0123456789"
 LOADED = "linear_regression.mar,brief.mar,mlp_classifier.mar"
@@ -55,11 +55,8 @@ def lifecycle_server(lifecycle_store: Path, tmp_path_factory: pytest.TempPathFac
                      ) -> Iterator[ModelServerSettings]:
     settings = settings_for(lifecycle_store, tmp_path_factory.mktemp("ts-lifecycle") / "home", ts_model_api=True,
                             ts_models=LOADED)
-    start(settings)
-    try:
+    with running_torchserve(settings):
         yield settings
-    finally:
-        stop(settings)
 
 
 @pytest.fixture(scope="module")

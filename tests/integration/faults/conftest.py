@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from serving.modelserver import ModelServerSettings, start, stop
+from serving.modelserver import ModelServerSettings
 from tests.integration.slow_models import brief_archive, sleepy_archive
-from tests.servers import settings_for
+from tests.servers import running_torchserve, settings_for
 
 
 @pytest.fixture(scope="package")
@@ -28,8 +28,5 @@ def small_store(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def own_server(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServerSettings]:
     """A TorchServe serving the small store; a test that stops it starts it again."""
     settings = settings_for(small_store, tmp_path_factory.mktemp("ts-faults") / "home")
-    start(settings)
-    try:
+    with running_torchserve(settings):
         yield settings
-    finally:
-        stop(settings)
