@@ -129,10 +129,7 @@ def example_body(artifact_dir: Path) -> bytes:
 
 def main(args: argparse.Namespace) -> int:
     """Check the inputs, measure, write docs/benchmarks.md and its plot, print the table."""
-    try:
-        wrk.wrk_binary()
-    except FileNotFoundError as error:
-        raise UsageError(str(error)) from None
+    wrk.require()
     missing = [m for m in args.models if not (args.store / f"{m}.mar").is_file()
                or not (args.artifacts / m / "model.pt").is_file()]
     if missing:

@@ -6,13 +6,11 @@ protobuf) with gRPC's headers. h2load counts HTTP statuses only, and a gRPC erro
 from __future__ import annotations
 
 import re
-import resource
-import shutil
 import struct
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from loadtests import load_generator
 
 GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 
@@ -29,11 +27,7 @@ class H2loadResult:
 
 def h2load_binary() -> str:
     """The h2load executable, or a clear error naming the package to install."""
-    found = shutil.which("h2load")
-    if found is None:
-        raise FileNotFoundError("h2load is not installed: `apt-get install nghttp2-client` (Debian) or "
-                                "`brew install nghttp2`")
-    return found
+    return load_generator.executable("h2load", "`apt-get install nghttp2-client` (Debian) or `brew install nghttp2`")
 
 
 def framed(message: bytes) -> bytes:
@@ -55,31 +49,19 @@ def run(url: str, body: Path, connections: int, seconds: int, answer_bytes: int,
     headers = [*GRPC_HEADERS, *([f"authorization: Bearer {token}"] if token else [])]
     command = [h2load_binary(), "-t1", f"-c{connections}", "-m1", "-D", str(seconds), "-d", str(body),
                *[part for header in headers for part in ("-H", header)], url]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = load_generator.run(command, seconds)
+    output = report.text
     done, succeeded = (int(_find(rf"(\d+) {word}", output)) for word in ("done", "succeeded"))
     data = int(_find(r"\((\d+)\) data", output))
     short = max(0, done - data // answer_bytes) if answer_bytes else 0
+    mean = re.findall(r"time for request:\s+\S+\s+\S+\s+(\S+)", output)[0]
     return H2loadResult(
         requests_per_s=float(_find(r"finished in [\d.]+\w+, ([\d.]+) req/s", output)),
-        mean_ms=_ms(re.findall(r"time for request:\s+\S+\s+\S+\s+(\S+)", output)[0]),
+        mean_ms=load_generator.duration_ms("h2load", mean),
         failed=int(_find(r"(\d+) failed", output)) + (done - succeeded) + short,
-        client_cpu_share=((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / wall,
+        client_cpu_share=report.client_cpu_share,
     )
 
 
 def _find(pattern: str, text: str) -> str:
-    match = re.search(pattern, text)
-    if match is None:
-        raise ValueError(f"h2load output has no {pattern!r}:\n{text}")
-    return match.group(1)
-
-
-def _ms(value: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
-    if match is None:
-        raise ValueError(f"not an h2load duration: {value!r}")
-    return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+    return load_generator.find("h2load", pattern, text)

@@ -66,17 +66,33 @@ def payloads(host: str, model: str, headers: dict[str, str]) -> dict[str, Any]:
     return _PAYLOADS[model]
 
 
-class ModelUser(FastHttpUser):
-    """Calls one model as fast as its answers come back (closed loop: no think time)."""
+class OneModel:
+    """What every user here shares: the one model it calls, as fast as its answers come back (closed loop: no
+    think time), with the JSON headers (and API key) and the model's example bodies."""
 
-    abstract = True
     model = ""
     wait_time = constant(0)
+    host: str | None
 
-    def on_start(self) -> None:
+    @property
+    def base_url(self) -> str:
+        """The target's URL without a trailing slash."""
+        return str(self.host).rstrip("/")
+
+    def examples(self) -> dict[str, Any]:
+        """Set the request headers; the model's v1 and v2 example bodies."""
         key = os.environ.get("LOADTEST_API_KEY", "")
         self.headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
-        bodies = payloads(str(self.host).rstrip("/"), self.model, self.headers)
+        return payloads(self.base_url, self.model, self.headers)
+
+
+class ModelUser(OneModel, FastHttpUser):
+    """Calls one model's v1 and v2 routes (or TorchServe's own)."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        bodies = self.examples()
         self.v1 = json.dumps(bodies["v1"])
         self.v2 = json.dumps(bodies["v2"])
         self.direct = target() == "torchserve"
@@ -101,18 +117,14 @@ class ModelUser(FastHttpUser):
                              name=f"{self.model} v2")
 
 
-class StreamUser(User):
+class StreamUser(OneModel, User):
     """Reads one stream after another: `"stream": true` on the v1 route, as Server-Sent Events. The whole stream
     and its time to first token are each reported as a request of their own."""
 
     abstract = True
-    model = ""
-    wait_time = constant(0)
 
     def on_start(self) -> None:
-        key = os.environ.get("LOADTEST_API_KEY", "")
-        self.headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
-        example = payloads(str(self.host).rstrip("/"), self.model, self.headers)["v1"]
+        example = self.examples()["v1"]
         self.body = json.dumps({**example, "max_new_tokens": 200, "stream": True})
         self.session = requests.Session()
 
@@ -123,7 +135,7 @@ class StreamUser(User):
         first, size, last, done = None, 0, b"", False
         error: Exception | None = None
         try:
-            with self.session.post(f"{str(self.host).rstrip('/')}/v1/models/{self.model}/predict", data=self.body,
+            with self.session.post(f"{self.base_url}/v1/models/{self.model}/predict", data=self.body,
                                    headers=self.headers, stream=True, timeout=60) as response:
                 response.raise_for_status()
                 for line in response.iter_lines():

@@ -135,10 +135,7 @@ def _pss(pid: int) -> int:
 
 def main(args: argparse.Namespace) -> int:
     """Check the inputs, measure, write docs/runtimes.md and its plot."""
-    try:
-        wrk.wrk_binary()
-    except FileNotFoundError as error:
-        raise UsageError(str(error)) from None
+    wrk.require()
     missing = [m for m in args.models if not (args.artifacts / m / "signature.json").is_file()]
     if missing:
         raise UsageError(f"no artifacts for {', '.join(missing)} under {args.artifacts} (run `make export`)")

@@ -64,6 +64,16 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 
 
 @contextmanager
+def running_torchserve(settings: ModelServerSettings) -> Iterator[ModelServerSettings]:
+    """TorchServe started with `settings` (it stops itself again if it cannot serve them), stopped at exit."""
+    start(settings)
+    try:
+        yield settings
+    finally:
+        stop(settings)
+
+
+@contextmanager
 def server_process(command: list[str], health_url: str, log: Path, env: dict[str, str],
                    timeout_s: float = 60) -> Iterator[subprocess.Popen[bytes]]:
     """A server subprocess logging to `log`, up once `health_url` answers 200; at exit SIGTERM (then SIGKILL) to
@@ -128,13 +138,10 @@ class LocalStack:
 def local_stack(store: Path, work: Path, api_key: str = "", **gateway_env: str) -> Iterator[LocalStack]:
     """TorchServe with every archive of `store` and the gateway in front of it, on free ports under `work`;
     both stopped at exit."""
-    model_server = settings_for(store.resolve(), work / "torchserve", startup_timeout_s=300)
-    start(model_server)
-    try:
+    settings = settings_for(store.resolve(), work / "torchserve", startup_timeout_s=300)
+    with running_torchserve(settings) as model_server:
         env = {"GATEWAY_API_KEYS": api_key, "GATEWAY_LOG_LEVEL": "WARNING",
                "GATEWAY_GRPC_PORT": str(free_ports(1)[0]), **gateway_env}
         with gateway_process(store.resolve(), model_server, work / "gateway.log", **env) as (url, process):
             wait_until_up(f"{url}/readyz", process, work / "gateway.log")
             yield LocalStack(url, api_key, model_server, process, int(env["GATEWAY_GRPC_PORT"]))
-    finally:
-        stop(model_server)

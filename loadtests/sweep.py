@@ -75,10 +75,7 @@ def markdown(results: dict[str, dict[Config, dict[str, WrkResult]]], args: argpa
 
 def main(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
     """Run the grid for each model and write the tables."""
-    try:
-        wrk.wrk_binary()
-    except FileNotFoundError as error:
-        raise UsageError(str(error)) from None
+    wrk.require()
     missing = [m for m in args.models if not (args.artifacts / m / "model.pt").is_file()]
     if missing:
         raise UsageError(f"no artifacts for {', '.join(missing)} (run `make export`)")

@@ -2,13 +2,12 @@
 not be what is measured (a Python client saturates before a model server does)."""
 
 import re
-import resource
-import shutil
 import statistics
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from loadtests import load_generator
+from serving.cli import UsageError
 
 LUA = """wrk.method = "POST"
 wrk.body = {body}
@@ -37,10 +36,16 @@ def median(results: list[WrkResult]) -> WrkResult:
 
 def wrk_binary() -> str:
     """The wrk executable, or a clear error naming the package to install."""
-    found = shutil.which("wrk")
-    if found is None:
-        raise FileNotFoundError("wrk is not installed: `apt-get install wrk` (Debian) or `brew install wrk`")
-    return found
+    return load_generator.executable("wrk", "`apt-get install wrk` (Debian) or `brew install wrk`")
+
+
+def require() -> None:
+    """Refuse a command that measures with wrk where wrk is missing: a usage error (one line, exit 2) before
+    anything starts."""
+    try:
+        wrk_binary()
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
 
 
 def script(folder: Path, name: str, body: bytes, content_type: str, token: str | None) -> Path:
@@ -57,34 +62,20 @@ def script(folder: Path, name: str, body: bytes, content_type: str, token: str |
 
 def run(url: str, lua: Path, connections: int, seconds: int, threads: int = 1) -> WrkResult:
     """One closed-loop run at `connections` concurrent connections."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    output = subprocess.run(
-        [wrk_binary(), f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-s", str(lua), url], capture_output=True, text=True, check=True, timeout=seconds + 60,
-    ).stdout
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    report = load_generator.run([wrk_binary(), f"-t{min(threads, connections)}", f"-c{connections}",
+                                 f"-d{seconds}s", "--latency", "-s", str(lua), url], seconds)
+    output = report.text
     return WrkResult(
         requests_per_s=float(_find(r"Requests/sec:\s+([\d.]+)", output)),
-        p50_ms=_ms(_find(r"\s50%\s+([\d.]+\w+)", output)),
-        p99_ms=_ms(_find(r"\s99%\s+([\d.]+\w+)", output)),
+        p50_ms=load_generator.duration_ms("wrk", _find(r"\s50%\s+([\d.]+\w+)", output)),
+        p99_ms=load_generator.duration_ms("wrk", _find(r"\s99%\s+([\d.]+\w+)", output)),
         errors=_errors(output),
-        client_cpu_share=cpu / wall,
+        client_cpu_share=report.client_cpu_share,
     )
 
 
 def _find(pattern: str, text: str) -> str:
-    match = re.search(pattern, text)
-    if match is None:
-        raise ValueError(f"wrk output has no {pattern!r}:\n{text}")
-    return match.group(1)
-
-
-def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+    return load_generator.find("wrk", pattern, text)
 
 
 def _errors(text: str) -> int:

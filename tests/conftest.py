@@ -40,3 +40,9 @@ def artifacts_dir() -> Path:
     result = run_cli("train", "--missing", "--quiet", "--artifacts", str(ARTIFACTS), timeout=1500)
     assert result.returncode == 0, f"training failed:\n{result.stdout}\n{result.stderr[-3000:]}"
     return ARTIFACTS
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The event loop the async tests (`pytest.mark.anyio`) run on: asyncio, the one uvicorn serves the gateway on."""
+    return "asyncio"

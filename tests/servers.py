@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import socket
 
-from loadtests.stack import PORT_FIELDS, ROOT, free_ports, gateway_process, model_server_env, settings_for
+from loadtests.stack import (
+    PORT_FIELDS,
+    ROOT,
+    free_ports,
+    gateway_process,
+    model_server_env,
+    running_torchserve,
+    settings_for,
+)
 
-__all__ = ["PORT_FIELDS", "ROOT", "free_ports", "gateway_process", "model_server_env", "port_is_free", "settings_for"]
+__all__ = ["PORT_FIELDS", "ROOT", "free_ports", "gateway_process", "model_server_env", "port_is_free",
+           "running_torchserve", "settings_for"]
 
 
 def port_is_free(port: int) -> bool:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from serving.archive.builder import build
-from serving.modelserver import ModelServerSettings, read_keys, start, stop
-from tests.servers import free_ports, gateway_process, settings_for
+from serving.modelserver import ModelServerSettings, read_keys
+from tests.servers import free_ports, gateway_process, running_torchserve, settings_for
 from training import registry
 
 KEY = "integration-key-0123456789"
@@ -72,11 +72,8 @@ def model_store(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 def server(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServerSettings]:
     """A real TorchServe serving the store, stopped at the end of the session."""
     settings = settings_for(model_store, tmp_path_factory.mktemp("ts") / "home", startup_timeout_s=300)
-    start(settings)
-    try:
+    with running_torchserve(settings):
         yield settings
-    finally:
-        stop(settings)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,11 +19,12 @@ import pytest
 
 from serving.archive.builder import build
 from serving.gateway.core.catalog import read_archive
-from serving.modelserver import ModelServerSettings, read_keys, start, stop
+from serving.modelserver import ModelServerSettings, read_keys
 from tests.conftest import ARTIFACTS
 from tests.error_bodies import error_of
-from tests.integration.test_gateway_faults import BRIEF_BATCH, BRIEF_S, SLOW, metric, sleepy_archive
-from tests.servers import gateway_process, settings_for
+from tests.integration.load import Call, metric, steady_load, worker_pids
+from tests.integration.slow_models import REQUEST, brief_archive
+from tests.servers import gateway_process, running_torchserve, settings_for
 
 ADMIN_KEY = "lifecycle-admin-key-0123456789"
 LOADED = "linear_regression.mar,brief.mar,mlp_classifier.mar"
@@ -47,7 +47,7 @@ def lifecycle_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build(artifacts_dir / "linear_regression", store, "cpu")
     build(artifacts_dir / "mlp_classifier", store, "cpu")
     build(artifacts_dir / "mlp_classifier", store, "cpu", version="1.1")
-    sleepy_archive(store / "linear_regression.mar", store / "brief.mar", "brief", BRIEF_S, BRIEF_BATCH)
+    brief_archive(store / "linear_regression.mar", store)
     return store
 
 
@@ -56,11 +56,8 @@ def lifecycle_server(lifecycle_store: Path, tmp_path_factory: pytest.TempPathFac
                      ) -> Iterator[ModelServerSettings]:
     settings = settings_for(lifecycle_store, tmp_path_factory.mktemp("ts-lifecycle") / "home", ts_model_api=True,
                             ts_models=LOADED)
-    start(settings)
-    try:
+    with running_torchserve(settings):
         yield settings
-    finally:
-        stop(settings)
 
 
 @pytest.fixture(scope="module")
@@ -70,36 +67,6 @@ def gateway(lifecycle_store: Path, lifecycle_server: ModelServerSettings,
     with gateway_process(lifecycle_store, lifecycle_server, log, TS_MODELS=LOADED, TS_MODEL_API="true",
                          GATEWAY_ADMIN_KEYS=ADMIN_KEY) as (url, _):
         yield url
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request of a load run (monotonic seconds), its status, Retry-After, version and error."""
-
-    sent: float
-    answered: float
-    status: int
-    retry_after: str | None
-    version: str | None
-    error: str | None
-
-
-def steady_load(url: str, body: dict[str, object], clients: int, stop_: threading.Event) -> list[Call]:
-    """`clients` threads posting back to back until `stop_` is set; a request that raises fails the run."""
-    def client() -> list[Call]:
-        calls = []
-        with httpx.Client(timeout=40) as http:
-            while not stop_.is_set():
-                sent = time.monotonic()
-                answer = http.post(url, json=body)
-                error = answer.json()["error"] if answer.status_code != 200 else None
-                calls.append(Call(sent, time.monotonic(), answer.status_code, answer.headers.get("retry-after"),
-                                  answer.headers.get("x-model-version"), error))
-        return calls
-
-    with ThreadPoolExecutor(clients) as pool:
-        runs = [pool.submit(client) for _ in range(clients)]
-        return [call for run in runs for call in run.result()]
 
 
 def admin(url: str, *argv: str) -> str:
@@ -163,16 +130,6 @@ def check_version_routing(gateway: str, store: Path) -> None:
     assert (metadata["version"], metadata["versions"]) == ("1.0", ["1.0", "1.1"])
 
 
-def worker_pids(server: ModelServerSettings, models: list[str]) -> list[int]:
-    """Every worker pid of the models' versions, from the management API."""
-    headers = read_keys(server.ts_home).management_headers()
-    pids = []
-    for model in models:
-        for version in httpx.get(f"{server.management_url}/models/{model}/all", headers=headers, timeout=10).json():
-            pids += [int(w["pid"]) for w in version["workers"] if w.get("pid")]
-    return pids
-
-
 def check_outage(calls: list[Call], killed: float, model: str) -> None:
     """Every call answered 200 or 503 with Retry-After and the outage's message, none waiting past the budget."""
     outcomes = {(c.status, c.retry_after, c.error) for c in calls if c.status != 200}
@@ -196,14 +153,14 @@ def test_killed_workers_give_bounded_503s_other_models_answer_and_recovery_is_au
     models = ["brief", "linear_regression"]
     stop_ = threading.Event()
     with ThreadPoolExecutor(2) as pool:
-        loads = {m: pool.submit(steady_load, f"{gateway}/v1/models/{m}/predict", SLOW, 4, stop_) for m in models}
+        loads = {m: pool.submit(steady_load, f"{gateway}/v1/models/{m}/predict", REQUEST, 4, stop_) for m in models}
         time.sleep(2)
         pids = worker_pids(lifecycle_server, victims)
         killed = time.monotonic()
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         for model in victims:
-            wait_until_answering(f"{gateway}/v1/models/{model}/predict", SLOW)
+            wait_until_answering(f"{gateway}/v1/models/{model}/predict", REQUEST)
         time.sleep(1)
         stop_.set()
         calls = {m: load.result(timeout=60) for m, load in loads.items()}

@@ -16,7 +16,7 @@ import torch
 from serving.modelserver import ModelServerError, ModelServerSettings, read_keys, start, status, stop
 from serving.modelserver.paths import ServerPaths
 from serving.modelserver.processes import process_tree, server_process
-from tests.servers import port_is_free, settings_for
+from tests.servers import port_is_free, running_torchserve, settings_for
 
 HANDLER = '''
 import json
@@ -96,11 +96,8 @@ def echo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(echo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServerSettings]:
     """One running TorchServe shared by the read-only tests; always stopped at the end."""
     settings = settings_for(echo_store, tmp_path_factory.mktemp("ts") / "home")
-    try:
-        start(settings)
+    with running_torchserve(settings):
         yield settings
-    finally:
-        stop(settings)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn import datasets
 
+from tests.unit.image_splits import assert_unit_interval_images
 from training.data import images, tabular, text
 
 # name: (loader, train rows, test rows, classes); 80/20 with the test share rounded up, as scikit-learn does.
@@ -125,13 +126,7 @@ def test_unigram_entropy_by_hand() -> None:
 
 def test_digits_are_unit_interval_images() -> None:
     split = images.digits()
-    assert split.x_train.shape == (1437, 1, 8, 8)
-    assert split.x_test.shape == (360, 1, 8, 8)
-    assert split.x_train.dtype == torch.float32
-    assert split.y_train.dtype == torch.int64
-    assert split.image_shape == (1, 8, 8)
-    assert float(split.x_train.min()) == 0.0
-    assert float(split.x_train.max()) == 1.0
+    assert_unit_interval_images(split, 1437, 360, (1, 8, 8))
     assert float(split.x_test.min()) >= 0.0
     assert float(split.x_test.max()) <= 1.0
     assert split.labels == [str(d) for d in range(10)]

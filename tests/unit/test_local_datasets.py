@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.unit.image_splits import assert_unit_interval_images
 from training.data.local import LOCAL_DATASETS, load_local
 
 MNIST_CLASSES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
@@ -54,13 +55,7 @@ def test_mnist_family_loads_raw_idx_files(tmp_path: Path, name: str, folder: str
     written = _write_mnist(tmp_path / folder / "raw")
     split = load_local(name, tmp_path)
 
-    assert split.x_train.shape == (12, 1, 28, 28)
-    assert split.x_test.shape == (5, 1, 28, 28)
-    assert split.x_train.dtype == torch.float32
-    assert split.y_train.dtype == torch.int64
-    assert split.image_shape == (1, 28, 28)
-    assert float(split.x_train.min()) == 0.0
-    assert float(split.x_train.max()) == 1.0
+    assert_unit_interval_images(split, 12, 5, (1, 28, 28))
     assert bool((split.x_train[:, 0, 0, 0] == 1.0).all())
     assert bool((split.x_test[:, 0, 27, 27] == 0.0).all())
     expected = torch.from_numpy(written["train_x"]).float().unsqueeze(1) / 255

@@ -16,11 +16,6 @@ from serving.gateway.core.upstream import UpstreamResponse
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeTorchServe:
     """Answers `{"x": n}` with `{"y": 2n}` (400 for negative n), alone or enveloped; holds calls until released."""
 

@@ -36,11 +36,6 @@ WINE = ModelEntry("wine", "tabular-classification", "1", {"inputs": [{"name": "f
                                                           "labels": ["a", "b"]}, {}, "")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeTorchServe:
     """Records each call; answers a classifier's JSON, or what `answer` is set to."""
 

@@ -22,11 +22,6 @@ from tests.unit.gateway.scripted_servers import OK, always, never_accepting, ser
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pool() -> Http1Pool:
     return Http1Pool(max_connections=8, connect_timeout_s=1.0)
 

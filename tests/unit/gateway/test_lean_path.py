@@ -26,11 +26,6 @@ UNEXPECTED = "the gateway failed unexpectedly; its log has the details under thi
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def gateway_app(tmp_path: Path) -> GatewayApp:
     app = create_app(GatewaySettings(_env_file=None, gateway_model_store=tmp_path),
                      ModelServerSettings(ts_model_store=tmp_path, ts_home=tmp_path / "home"))

@@ -14,11 +14,6 @@ from tests.unit.gateway.scripted_servers import always, never_accepting, serve
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def predict(port: int, timeout_s: float = 5.0) -> bytes:
     client = TorchServeClient(f"http://127.0.0.1:{port}", None, None, timeout_s)
     try:

@@ -15,7 +15,7 @@ from handlers import HANDLERS
 from handlers.base import SignatureHandler
 from handlers.regression import RegressionHandler
 from handlers.text_generation import TextGenerationHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 
 
 def _handler_class(kind: str) -> type[SignatureHandler]:
@@ -47,11 +47,11 @@ def warm_ups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.fixture
-def worker(models: Path) -> tiny.Worker:
+def worker(models: Path) -> harness.Worker:
     model_dir = models / "regression"
     if not model_dir.exists():
         tiny.build("regression", models)
-    return tiny.start_worker(RegressionHandler, model_dir)
+    return harness.start_worker(RegressionHandler, model_dir)
 
 
 def test_every_kind_has_one_handler_class() -> None:
@@ -63,7 +63,7 @@ def test_every_kind_has_one_handler_class() -> None:
 @pytest.mark.parametrize("kind", sorted(tiny.BUILDERS))
 def test_initialize_reads_the_signature_and_warms_up(models: Path, warm_ups: list[int], kind: str) -> None:
     model_dir = tiny.build(kind, models)
-    handler = tiny.start_worker(_handler_class(kind), model_dir).handler
+    handler = harness.start_worker(_handler_class(kind), model_dir).handler
     assert handler.initialized is True
     assert handler.max_batch == tiny.BATCH_SIZE
     assert handler.signature == json.loads((model_dir / "signature.json").read_text())
@@ -74,7 +74,7 @@ def test_initialize_reads_the_signature_and_warms_up(models: Path, warm_ups: lis
 @pytest.mark.parametrize(("batch_size", "max_batch"), [(None, 1), (1, 1), (0, 1), (8, 8)])
 def test_max_batch_follows_the_worker_batch_size(models: Path, warm_ups: list[int], batch_size: int | None,
                                                  max_batch: int) -> None:
-    handler = tiny.start_worker(RegressionHandler, tiny.build("regression", models), batch_size).handler
+    handler = harness.start_worker(RegressionHandler, tiny.build("regression", models), batch_size).handler
     assert handler.max_batch == max_batch
     assert warm_ups == sorted({1, max_batch})
 
@@ -85,14 +85,14 @@ def test_torch_threads_follow_the_model_config(models: Path, monkeypatch: pytest
     """The archive's `handler.torch_threads` sets the worker's intra-op threads; without it torch keeps its own."""
     calls: list[int] = []
     monkeypatch.setattr(torch, "set_num_threads", calls.append)  # process-wide: never change the test runner's
-    context = tiny.make_context(tiny.build("regression", models))
+    context = harness.make_context(tiny.build("regression", models))
     context.model_yaml_config = {} if section is None else {"handler": section}
     RegressionHandler().initialize(context)
     assert calls == ([] if expected is None else [expected])
 
 
 def test_example_inputs_follow_the_signature(models: Path) -> None:
-    handler = tiny.start_worker(TextGenerationHandler, tiny.build("text-generation", models)).handler
+    handler = harness.start_worker(TextGenerationHandler, tiny.build("text-generation", models)).handler
     tokens, state = handler.example_inputs(tiny.BATCH_SIZE)
     assert (tokens.shape, tokens.dtype) == ((4, 1), torch.int64)
     assert (state.shape, state.dtype) == ((4, 1, tiny.HIDDEN), torch.float32)
@@ -104,10 +104,10 @@ def test_initialize_without_a_signature_fails(tmp_path: Path) -> None:
     model_dir = tiny.build("regression", tmp_path)
     (model_dir / "signature.json").unlink()
     with pytest.raises(FileNotFoundError, match="signature.json"):
-        tiny.start_worker(RegressionHandler, model_dir)
+        harness.start_worker(RegressionHandler, model_dir)
 
 
-def test_an_empty_batch_gets_an_empty_list(worker: tiny.Worker) -> None:
+def test_an_empty_batch_gets_an_empty_list(worker: harness.Worker) -> None:
     assert worker.handler.handle([], worker.context) == []
 
 
@@ -118,7 +118,7 @@ class Broken:
         raise RuntimeError("CUDA out of memory (simulated)")
 
 
-def test_a_failing_prediction_fails_the_valid_requests_with_500(worker: tiny.Worker,
+def test_a_failing_prediction_fails_the_valid_requests_with_500(worker: harness.Worker,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     batch = [{"body": {"features": [1, 2, 3]}}, {"body": {"features": [1]}}, {"body": {"features": [4, 5, 6]}},
              {"body": []}]
@@ -136,7 +136,7 @@ def test_a_failing_prediction_fails_the_valid_requests_with_500(worker: tiny.Wor
     assert [r.status for r in expected] == [200, 400, 200, 400]
 
 
-def test_a_bug_in_parse_fails_only_its_request(worker: tiny.Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_in_parse_fails_only_its_request(worker: harness.Worker, monkeypatch: pytest.MonkeyPatch) -> None:
     """A request that trips a bug in `parse` (anything but InvalidInput) must fail alone, as a bug in `predict`
     fails only the batch's valid requests: not every request of the batch with TorchServe's 503."""
     parse = worker.handler.parse

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from handlers.classification import ClassificationHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness
 from tests.unit.handlers.cases import BAD_FEATURE_ROWS
 
 LABELS = ["neg", "pos"]
 
 
-model_dir, worker, module = tiny.kind_fixtures("tabular-classification", ClassificationHandler)
+model_dir, worker, module = harness.kind_fixtures("tabular-classification", ClassificationHandler)
 
 
 def _expected(module: Any, rows: list[list[float]]) -> tuple[list[str], list[list[float]]]:
@@ -27,7 +27,7 @@ def test_the_fixture_model_predicts_both_labels(module: Any) -> None:
     assert sorted(labels) == LABELS  # otherwise the label tests below could not tell labels apart
 
 
-def test_one_row_gets_its_label_and_probabilities(worker: tiny.Worker, module: Any) -> None:
+def test_one_row_gets_its_label_and_probabilities(worker: harness.Worker, module: Any) -> None:
     for row in ([3, 3, 3], [-3, -3, -3]):
         (reply,) = worker.handle([{"body": {"features": row}}])
         labels, probabilities = _expected(module, [row])
@@ -36,7 +36,7 @@ def test_one_row_gets_its_label_and_probabilities(worker: tiny.Worker, module: A
         assert sum(reply.json()["probabilities"]) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_several_rows_get_lists(worker: tiny.Worker, module: Any) -> None:
+def test_several_rows_get_lists(worker: harness.Worker, module: Any) -> None:
     rows = [[3, 3, 3], [-3, -3, -3], [0.1, 0.2, 0.3]]
     (reply,) = worker.handle([{"body": {"features": rows}}])
     labels, probabilities = _expected(module, rows)
@@ -48,12 +48,12 @@ def test_several_rows_get_lists(worker: tiny.Worker, module: Any) -> None:
 
 
 @pytest.mark.parametrize(("row", "phrase"), BAD_FEATURE_ROWS)
-def test_bad_input_is_refused_with_400(worker: tiny.Worker, row: Any, phrase: str) -> None:
+def test_bad_input_is_refused_with_400(worker: harness.Worker, row: Any, phrase: str) -> None:
     (reply,) = worker.handle([row])
     assert phrase in reply.error(400)
 
 
-def test_bad_requests_in_a_batch_fail_alone(worker: tiny.Worker, module: Any) -> None:
+def test_bad_requests_in_a_batch_fail_alone(worker: harness.Worker, module: Any) -> None:
     replies = worker.handle([
         {"body": {"features": [3, 3, 3]}},
         {"body": {"features": [1, float("nan"), 3]}},

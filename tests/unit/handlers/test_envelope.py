@@ -9,16 +9,16 @@ import pytest
 from handlers import envelope
 from handlers.classification import ClassificationHandler
 from handlers.image_generation import ImageGenerationHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 from tests.unit.handlers.approx import approx_json
 
 JSON = {"content-type": "application/json"}
 
-model_dir, worker, module = tiny.kind_fixtures("tabular-classification", ClassificationHandler)
+model_dir, worker, module = harness.kind_fixtures("tabular-classification", ClassificationHandler)
 
 
-def _alone(worker: tiny.Worker, body: object) -> tiny.Reply:
-    return worker.send(tiny.json_request(body))[0]
+def _alone(worker: harness.Worker, body: object) -> harness.Reply:
+    return worker.send(harness.json_request(body))[0]
 
 
 def test_requests_and_responses_survive_the_framing() -> None:
@@ -65,11 +65,11 @@ def test_a_malformed_envelope_is_refused(data: bytes, message: str) -> None:
         envelope.unpack_requests(data)
 
 
-def test_each_enveloped_request_gets_the_answer_it_would_get_alone(worker: tiny.Worker) -> None:
+def test_each_enveloped_request_gets_the_answer_it_would_get_alone(worker: harness.Worker) -> None:
     bodies = [{"features": [3, 3, 3]}, {"features": [1, 2]}, {"features": [[-3, -3, -3], [0, 0, 0]]}, b"{not json"]
     packed = envelope.pack_requests([(JSON, b if isinstance(b, bytes) else json.dumps(b).encode()) for b in bodies])
-    (reply, plain) = worker.send(tiny.raw_request(packed, envelope.CONTENT_TYPE),
-                                 tiny.json_request({"features": [-3, -3, -3]}))
+    (reply, plain) = worker.send(harness.raw_request(packed, envelope.CONTENT_TYPE),
+                                 harness.json_request({"features": [-3, -3, -3]}))
     assert (reply.status, reply.content_type) == (200, envelope.CONTENT_TYPE)
     answers = envelope.unpack_responses(reply.body)
     alone = [_alone(worker, b) for b in bodies]
@@ -80,18 +80,19 @@ def test_each_enveloped_request_gets_the_answer_it_would_get_alone(worker: tiny.
     assert plain.json() == approx_json(_alone(worker, {"features": [-3, -3, -3]}).json())
 
 
-def test_a_broken_envelope_fails_alone(worker: tiny.Worker) -> None:
-    broken, plain = worker.send(tiny.raw_request(b"BEv1\x00", envelope.CONTENT_TYPE),
-                                tiny.json_request({"features": [3, 3, 3]}))
+def test_a_broken_envelope_fails_alone(worker: harness.Worker) -> None:
+    broken, plain = worker.send(harness.raw_request(b"BEv1\x00", envelope.CONTENT_TYPE),
+                                harness.json_request({"features": [3, 3, 3]}))
     assert "truncated batch envelope" in broken.error(400)
     assert plain.status == 200
 
 
 def test_headers_travel_with_each_request(tmp_path_factory: pytest.TempPathFactory) -> None:
-    generator = tiny.start_worker(ImageGenerationHandler, tiny.build("image-generation", tmp_path_factory.mktemp("g")))
+    model_dir = tiny.build("image-generation", tmp_path_factory.mktemp("g"))
+    generator = harness.start_worker(ImageGenerationHandler, model_dir)
     body = json.dumps({"digit": 3, "seed": 1}).encode()
     packed = envelope.pack_requests([({**JSON, "accept": "image/png"}, body), (JSON, body)])
-    (reply,) = generator.send(tiny.raw_request(packed, envelope.CONTENT_TYPE))
+    (reply,) = generator.send(harness.raw_request(packed, envelope.CONTENT_TYPE))
     (png_status, png_kind, png), (json_status, json_kind, _) = envelope.unpack_responses(reply.body)
     assert (png_status, png_kind, png[:4]) == (200, "image/png", b"\x89PNG")
     assert (json_status, json_kind) == (200, "application/json")

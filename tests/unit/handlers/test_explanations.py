@@ -22,7 +22,7 @@ from handlers.policy import PolicyHandler
 from handlers.regression import RegressionHandler
 from handlers.text_generation import TextGenerationHandler
 from serving.examples import png
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 
 TOLERANCE = 1e-4  # |sum(attributions) − (f(x) − f(baseline))| at the default steps, for the tiny models
 EXPLAIN = {"explain": "True"}
@@ -33,23 +33,23 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
-def _worker(models: Path, kind: str, handler: type[Any]) -> tuple[tiny.Worker, Any]:
+def _worker(models: Path, kind: str, handler: type[Any]) -> tuple[harness.Worker, Any]:
     model_dir = tiny.build(kind, models)
-    return tiny.start_worker(handler, model_dir), tiny.load_module(model_dir)
+    return harness.start_worker(handler, model_dir), tiny.load_module(model_dir)
 
 
 @pytest.fixture(scope="module")
-def classifier(models: Path) -> tuple[tiny.Worker, Any]:
+def classifier(models: Path) -> tuple[harness.Worker, Any]:
     return _worker(models, "tabular-classification", ClassificationHandler)
 
 
 @pytest.fixture(scope="module")
-def regressor(models: Path) -> tuple[tiny.Worker, Any]:
+def regressor(models: Path) -> tuple[harness.Worker, Any]:
     return _worker(models, "regression", RegressionHandler)
 
 
 @pytest.fixture(scope="module")
-def digits(models: Path) -> tuple[tiny.Worker, Any]:
+def digits(models: Path) -> tuple[harness.Worker, Any]:
     return _worker(models, "image-classification", ImageClassificationHandler)
 
 
@@ -59,8 +59,8 @@ def _run(module: Any, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _explain(worker: tiny.Worker, body: dict[str, Any]) -> tiny.Reply:
-    (reply,) = worker.send(tiny.json_request(body, EXPLAIN))
+def _explain(worker: harness.Worker, body: dict[str, Any]) -> harness.Reply:
+    (reply,) = worker.send(harness.json_request(body, EXPLAIN))
     return reply
 
 
@@ -70,7 +70,7 @@ def _complete(attributions: Any, at_input: float, at_baseline: float, delta: flo
     assert delta == pytest.approx(total - (at_input - at_baseline), abs=1e-5)
 
 
-def test_a_tabular_explanation_is_complete_for_the_predicted_class(classifier: tuple[tiny.Worker, Any]) -> None:
+def test_a_tabular_explanation_is_complete_for_the_predicted_class(classifier: tuple[harness.Worker, Any]) -> None:
     worker, module = classifier
     row = [0.5, -1.5, 2.0]
     reply = _explain(worker, {"features": row})
@@ -88,7 +88,7 @@ def test_a_tabular_explanation_is_complete_for_the_predicted_class(classifier: t
 
 
 @pytest.mark.parametrize("target", ["neg", 0])
-def test_a_requested_class_is_explained_by_name_or_index(classifier: tuple[tiny.Worker, Any], target: Any) -> None:
+def test_a_requested_class_is_explained_by_name_or_index(classifier: tuple[harness.Worker, Any], target: Any) -> None:
     worker, module = classifier
     row = [3.0, 3.0, 3.0]
     body = _explain(worker, {"features": row, "target": target, "steps": 128}).json()
@@ -97,7 +97,7 @@ def test_a_requested_class_is_explained_by_name_or_index(classifier: tuple[tiny.
     _complete(body["attributions"], at_input, at_baseline, body["convergence_delta"])
 
 
-def test_a_given_baseline_is_used(classifier: tuple[tiny.Worker, Any]) -> None:
+def test_a_given_baseline_is_used(classifier: tuple[harness.Worker, Any]) -> None:
     worker, module = classifier
     row, baseline = [1.0, 2.0, 3.0], [1.0, 0.0, 0.0]
     body = _explain(worker, {"features": row, "baseline": baseline, "target": "pos"}).json()
@@ -108,7 +108,7 @@ def test_a_given_baseline_is_used(classifier: tuple[tiny.Worker, Any]) -> None:
     _complete(body["attributions"], at_input, at_baseline, body["convergence_delta"])
 
 
-def test_several_rows_get_lists(classifier: tuple[tiny.Worker, Any]) -> None:
+def test_several_rows_get_lists(classifier: tuple[harness.Worker, Any]) -> None:
     worker, module = classifier
     rows = [[3.0, 3.0, 3.0], [-3.0, -3.0, -3.0]]
     body = _explain(worker, {"features": rows}).json()
@@ -121,7 +121,7 @@ def test_several_rows_get_lists(classifier: tuple[tiny.Worker, Any]) -> None:
     assert body["feature_names"] == ["a", "b", "c"]
 
 
-def test_a_regression_explanation_is_exact_for_a_linear_model(regressor: tuple[tiny.Worker, Any]) -> None:
+def test_a_regression_explanation_is_exact_for_a_linear_model(regressor: tuple[harness.Worker, Any]) -> None:
     worker, module = regressor
     row = [1.0, -2.0, 0.5]
     body = _explain(worker, {"features": row}).json()
@@ -133,7 +133,7 @@ def test_a_regression_explanation_is_exact_for_a_linear_model(regressor: tuple[t
     assert "label" not in body
 
 
-def test_an_image_explanation_is_per_pixel_and_complete(digits: tuple[tiny.Worker, Any]) -> None:
+def test_an_image_explanation_is_per_pixel_and_complete(digits: tuple[harness.Worker, Any]) -> None:
     worker, module = digits
     pixels = torch.rand(8, 8, generator=torch.Generator().manual_seed(5))
     image = base64.b64encode(png(pixels.tolist())).decode()
@@ -149,11 +149,11 @@ def test_an_image_explanation_is_per_pixel_and_complete(digits: tuple[tiny.Worke
     assert dark["attributions"] == [[0.0] * 8] * 8  # the input is its baseline: nothing to attribute
 
 
-def test_explanations_and_predictions_share_a_batch(classifier: tuple[tiny.Worker, Any]) -> None:
+def test_explanations_and_predictions_share_a_batch(classifier: tuple[harness.Worker, Any]) -> None:
     worker, module = classifier
-    replies = worker.send(tiny.json_request({"features": [3, 3, 3]}),
-                          tiny.json_request({"features": [3, 3, 3]}, EXPLAIN),
-                          tiny.json_request({"features": [3, 3]}, EXPLAIN))
+    replies = worker.send(harness.json_request({"features": [3, 3, 3]}),
+                          harness.json_request({"features": [3, 3, 3]}, EXPLAIN),
+                          harness.json_request({"features": [3, 3]}, EXPLAIN))
     assert set(replies[0].json()) == {"label", "probabilities"}
     assert "attributions" in replies[1].json()
     assert replies[2].error(400) == "'features' row 0 has 2 values; the model expects 3"
@@ -168,17 +168,17 @@ def test_explanations_and_predictions_share_a_batch(classifier: tuple[tiny.Worke
     ({"features": [[1, 2, 3]] * 17}, "an explanation takes at most 16 rows, got 17"),
     ({"features": [1, 2, 3], "baseline": [1, 2]}, "'baseline' row 0 has 2 values; the model expects 3"),
 ])
-def test_bad_explanation_requests_are_refused(classifier: tuple[tiny.Worker, Any], body: dict[str, Any],
+def test_bad_explanation_requests_are_refused(classifier: tuple[harness.Worker, Any], body: dict[str, Any],
                                               message: str) -> None:
     assert _explain(classifier[0], body).error(400) == message
 
 
-def test_an_image_explanation_takes_one_image(digits: tuple[tiny.Worker, Any]) -> None:
+def test_an_image_explanation_takes_one_image(digits: tuple[harness.Worker, Any]) -> None:
     image = base64.b64encode(png(torch.zeros(8, 8).tolist())).decode()
     assert _explain(digits[0], {"image": [image, image]}).error(400) == "an explanation takes one image, got 2"
 
 
-def test_a_regression_has_no_target(regressor: tuple[tiny.Worker, Any]) -> None:
+def test_a_regression_has_no_target(regressor: tuple[harness.Worker, Any]) -> None:
     reply = _explain(regressor[0], {"features": [1, 2, 3], "target": 0})
     assert reply.error(400) == "'target' is for classifiers; a regression model has one output to explain"
 
@@ -194,9 +194,9 @@ def test_kinds_without_explanations_refuse_with_404(models: Path, kind: str, han
 
 
 def test_without_captum_predictions_still_work_and_explanations_say_why(
-        classifier: tuple[tiny.Worker, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+        classifier: tuple[harness.Worker, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "captum.attr", None)  # `from captum.attr import …` now raises ImportError
     worker, _ = classifier
-    assert set(worker.send(tiny.json_request({"features": [1, 2, 3]}))[0].json()) == {"label", "probabilities"}
+    assert set(worker.send(harness.json_request({"features": [1, 2, 3]}))[0].json()) == {"label", "probabilities"}
     assert _explain(worker, {"features": [1, 2, 3]}).error(501) == (
         "explanations need Captum in the model server (pip install captum)")

@@ -9,19 +9,19 @@ from typing import Any
 import pytest
 
 from handlers.text_generation import TextGenerationHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 from tests.unit.handlers.tiny import MAX_NEW_TOKENS
 
-model_dir, worker, module = tiny.kind_fixtures("text-generation", TextGenerationHandler)
+model_dir, worker, module = harness.kind_fixtures("text-generation", TextGenerationHandler)
 
 
-def _ok(reply: tiny.Reply) -> dict[str, Any]:
+def _ok(reply: harness.Reply) -> dict[str, Any]:
     assert (reply.status, reply.content_type) == (200, "application/json"), reply.body
     body: dict[str, Any] = reply.json()
     return body
 
 
-def _stepped(worker: tiny.Worker, chunks: list[int], **options: Any) -> list[str]:
+def _stepped(worker: harness.Worker, chunks: list[int], **options: Any) -> list[str]:
     """Generate a continuation chunk by chunk, sending each answer's `resume` back."""
     first = _ok(worker.handle([{"body": {**options, "step": chunks[0]}}])[0])
     texts, resume = [first["text"]], first["resume"]
@@ -37,7 +37,7 @@ def _stepped(worker: tiny.Worker, chunks: list[int], **options: Any) -> list[str
 
 @pytest.mark.parametrize("chunks", [[1] * MAX_NEW_TOKENS, [3, 7, 10], [MAX_NEW_TOKENS], [19, 1], [2, 18]])
 @pytest.mark.parametrize("options", [{"temperature": 1.0}, {"temperature": 1.3, "top_k": 4}, {"temperature": 0}])
-def test_chunks_join_into_the_text_of_one_request(worker: tiny.Worker, chunks: list[int],
+def test_chunks_join_into_the_text_of_one_request(worker: harness.Worker, chunks: list[int],
                                                   options: dict[str, Any]) -> None:
     whole = _ok(worker.handle([{"body": {"prompt": "the cat", "seed": 11, "max_new_tokens": MAX_NEW_TOKENS,
                                          **options}}])[0])
@@ -46,7 +46,7 @@ def test_chunks_join_into_the_text_of_one_request(worker: tiny.Worker, chunks: l
     assert "".join(texts) == whole["text"]
 
 
-def test_steps_of_several_streams_share_a_batch_and_stay_each_its_own(worker: tiny.Worker) -> None:
+def test_steps_of_several_streams_share_a_batch_and_stay_each_its_own(worker: harness.Worker) -> None:
     """Two streams' chunks in one batch (a resumed one beside a new one) give what each gives alone."""
     alone_a = _stepped(worker, [4, 6], prompt="hello", seed=1, temperature=1.0)
     alone_b = _stepped(worker, [5, 5], prompt="a longer prompt", seed=2, temperature=1.0)
@@ -59,7 +59,7 @@ def test_steps_of_several_streams_share_a_batch_and_stay_each_its_own(worker: ti
     assert [first_b["text"], second_b["text"]] == alone_b
 
 
-def test_a_whole_request_beside_a_step_is_answered_as_before(worker: tiny.Worker) -> None:
+def test_a_whole_request_beside_a_step_is_answered_as_before(worker: harness.Worker) -> None:
     whole = {"prompt": "hello", "seed": 3, "max_new_tokens": 9}
     alone = _ok(worker.handle([{"body": whole}])[0])
     together = worker.handle([{"body": whole}, {"body": {"prompt": "abc", "seed": 4, "step": 2}}])
@@ -67,7 +67,7 @@ def test_a_whole_request_beside_a_step_is_answered_as_before(worker: tiny.Worker
     assert set(_ok(together[1])) == {"text", "seed", "resume"}
 
 
-def _resume(worker: tiny.Worker) -> str:
+def _resume(worker: harness.Worker) -> str:
     resume: str = _ok(worker.handle([{"body": {"prompt": "abc", "seed": 4, "step": 2}}])[0])["resume"]
     return resume
 
@@ -86,12 +86,12 @@ def _with_token(resume: str, token: int) -> str:
     ({"step": 2, "resume": "not base64!"}, "'resume' is not valid base64"),
     ({"step": 2, "resume": base64.b64encode(b"short").decode()}, "'resume' does not come from this model (wrong size)"),
 ])
-def test_bad_steps_are_refused(worker: tiny.Worker, body: dict[str, Any], message: str) -> None:
+def test_bad_steps_are_refused(worker: harness.Worker, body: dict[str, Any], message: str) -> None:
     (reply,) = worker.handle([{"body": body}])
     assert reply.error(400) == message
 
 
-def test_a_resume_needs_a_step_and_no_prompt(worker: tiny.Worker) -> None:
+def test_a_resume_needs_a_step_and_no_prompt(worker: harness.Worker) -> None:
     resume = _resume(worker)
     (no_step,) = worker.handle([{"body": {"resume": resume}}])
     assert no_step.error(400) == "'resume' needs 'step' (how many tokens to generate)"
@@ -99,12 +99,12 @@ def test_a_resume_needs_a_step_and_no_prompt(worker: tiny.Worker) -> None:
     assert with_prompt.error(400) == "a resumed step takes no 'prompt': it continues the text it was given"
 
 
-def test_a_resume_with_a_token_outside_the_vocabulary_is_refused(worker: tiny.Worker) -> None:
+def test_a_resume_with_a_token_outside_the_vocabulary_is_refused(worker: harness.Worker) -> None:
     (reply,) = worker.handle([{"body": {"step": 2, "resume": _with_token(_resume(worker), len(tiny.VOCAB))}}])
     assert reply.error(400) == "'resume' does not come from this model (token outside the vocabulary)"
 
 
-def test_a_bad_step_fails_alone_in_its_batch(worker: tiny.Worker) -> None:
+def test_a_bad_step_fails_alone_in_its_batch(worker: harness.Worker) -> None:
     replies = worker.handle([{"body": {"step": 2, "resume": "AAAA"}},
                              {"body": {"prompt": "abc", "seed": 4, "step": 2}}])
     assert replies[0].error(400) == "'resume' does not come from this model (wrong size)"

@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 
 from handlers.image_classification import ImageClassificationHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness
 from tests.unit.handlers.approx import approx_json
 
-model_dir, worker, module = tiny.kind_fixtures("image-classification", ImageClassificationHandler)
+model_dir, worker, module = harness.kind_fixtures("image-classification", ImageClassificationHandler)
 
 
 def _digit(seed: int = 3) -> torch.Tensor:
@@ -60,7 +60,7 @@ def test_the_fixture_model_tells_digits_apart(module: Any) -> None:
     assert len({_answer(module, _digit(seed))[0] for seed in range(8)}) > 1
 
 
-def test_a_rendered_digit_gets_the_module_probabilities(worker: tiny.Worker, module: Any) -> None:
+def test_a_rendered_digit_gets_the_module_probabilities(worker: harness.Worker, module: Any) -> None:
     pixels = _digit()
     (reply,) = worker.handle([{"body": bytearray(_png(pixels))}])
     assert (reply.status, reply.content_type) == (200, "application/json")
@@ -73,21 +73,21 @@ def test_a_rendered_digit_gets_the_module_probabilities(worker: tiny.Worker, mod
     assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_every_envelope_gives_the_same_answer(worker: tiny.Worker) -> None:
+def test_every_envelope_gives_the_same_answer(worker: harness.Worker) -> None:
     png = _png(_digit())
     replies = worker.send(
-        tiny.raw_request(png, "image/png"),
-        tiny.json_request({"image": _b64(png)}),
-        tiny.json_request({"data": _b64(png)}),
-        tiny.form_request({"data": (png, "image/png")}),
+        harness.raw_request(png, "image/png"),
+        harness.json_request({"image": _b64(png)}),
+        harness.json_request({"data": _b64(png)}),
+        harness.form_request({"data": (png, "image/png")}),
     )
-    replies += worker.send(tiny.form_request({"image": (png, "image/png")}),
-                           tiny.form_request({"file": (png, "application/octet-stream")}))
+    replies += worker.send(harness.form_request({"image": (png, "image/png")}),
+                           harness.form_request({"file": (png, "application/octet-stream")}))
     assert [r.status for r in replies] == [200] * 6
     assert [r.json() for r in replies] == [approx_json(replies[0].json())] * 6
 
 
-def test_a_list_of_base64_images_gets_lists(worker: tiny.Worker, module: Any) -> None:
+def test_a_list_of_base64_images_gets_lists(worker: harness.Worker, module: Any) -> None:
     digits = [_digit(1), _digit(2), _digit(3)]
     (reply,) = worker.handle([{"body": {"image": [_b64(_png(d)) for d in digits]}}])
     answers = [_answer(module, (d * 255).round() / 255) for d in digits]
@@ -95,7 +95,7 @@ def test_a_list_of_base64_images_gets_lists(worker: tiny.Worker, module: Any) ->
                             "probabilities": [pytest.approx(p, abs=1e-6) for _, p in answers]}
 
 
-def test_a_large_colour_png_is_averaged_down_to_8x8(worker: tiny.Worker, module: Any) -> None:
+def test_a_large_colour_png_is_averaged_down_to_8x8(worker: harness.Worker, module: Any) -> None:
     """300x200 in quadrants of grey: the box filter averages each 37.5x25 block, so the 8x8 input is exact."""
     quadrants = np.array([[40, 200], [120, 250]], dtype=np.uint8)
     rgb = np.repeat(np.repeat(quadrants, [100, 100], axis=0), [150, 150], axis=1)
@@ -107,15 +107,15 @@ def test_a_large_colour_png_is_averaged_down_to_8x8(worker: tiny.Worker, module:
     assert reply.json() == {"label": label, "probabilities": pytest.approx(probabilities, abs=1e-6)}
 
 
-def test_a_jpeg_is_read(worker: tiny.Worker, module: Any) -> None:
+def test_a_jpeg_is_read(worker: harness.Worker, module: Any) -> None:
     pixels = _digit()
     jpeg = _encode(Image.open(BytesIO(_png(pixels))), "JPEG", quality=100)
-    (reply,) = worker.send(tiny.raw_request(jpeg, "image/jpeg"))
+    (reply,) = worker.send(harness.raw_request(jpeg, "image/jpeg"))
     assert reply.status == 200
     assert reply.json()["probabilities"] == pytest.approx(_answer(module, pixels)[1], abs=1e-2)
 
 
-def test_a_16_bit_png_reads_like_the_8_bit_one(worker: tiny.Worker) -> None:
+def test_a_16_bit_png_reads_like_the_8_bit_one(worker: harness.Worker) -> None:
     """A 16-bit greyscale PNG is a PNG; v * 65535 must read as v, not saturate to white."""
     pixels = _digit()
     sixteen = _encode(Image.fromarray((pixels * 65535).round().numpy().astype(np.uint16)))
@@ -124,7 +124,7 @@ def test_a_16_bit_png_reads_like_the_8_bit_one(worker: tiny.Worker) -> None:
     assert deep.json()["probabilities"] == pytest.approx(eight.json()["probabilities"], abs=1e-2)
 
 
-def test_pixels_are_fed_to_the_module_as_they_are(worker: tiny.Worker, module: Any) -> None:
+def test_pixels_are_fed_to_the_module_as_they_are(worker: harness.Worker, module: Any) -> None:
     pixels = _digit()
     (reply,) = worker.handle([{"body": {"pixels": pixels.tolist()}}])
     label, probabilities = _answer(module, pixels)
@@ -140,7 +140,7 @@ def test_pixels_are_fed_to_the_module_as_they_are(worker: tiny.Worker, module: A
     ([[float("nan")] * 8] * 8, "'pixels[0][0]' must be finite and within float32 range, got nan"),
     ("0" * 64, "'pixels' must be a list of 8 numbers or a list of such lists"),
 ])
-def test_bad_pixels_are_refused(worker: tiny.Worker, pixels: Any, message: str) -> None:
+def test_bad_pixels_are_refused(worker: harness.Worker, pixels: Any, message: str) -> None:
     (reply,) = worker.handle([{"body": {"pixels": pixels}}])
     assert reply.error(400) == message
 
@@ -169,27 +169,27 @@ PNG = _png(_digit())
     pytest.param({"body": {"picture": _b64(PNG)}},
                  "send an image: a PNG/JPEG body, a base64 'image' field, or a 'pixels' array", id="no-image"),
 ])
-def test_broken_images_are_refused_with_400(worker: tiny.Worker, row: Any, message: str) -> None:
+def test_broken_images_are_refused_with_400(worker: harness.Worker, row: Any, message: str) -> None:
     (reply,) = worker.handle([row])
     assert reply.error(400) == message
 
 
-def test_an_image_of_huge_dimensions_is_refused_with_413(worker: tiny.Worker) -> None:
+def test_an_image_of_huge_dimensions_is_refused_with_413(worker: harness.Worker) -> None:
     png = _encode(Image.new("1", (5000, 5000)))
     assert len(png) < 10_000  # small on disk, 25 megapixels once decoded
-    (reply,) = worker.send(tiny.raw_request(png, "image/png"))
+    (reply,) = worker.send(harness.raw_request(png, "image/png"))
     assert reply.phrase == "Payload Too Large"
     assert reply.error(413) == "image of 5000x5000 pixels is larger than 16777216 pixels"
 
 
-def test_a_header_claiming_20000x20000_is_refused_with_413(worker: tiny.Worker) -> None:
+def test_a_header_claiming_20000x20000_is_refused_with_413(worker: harness.Worker) -> None:
     """Past twice PIL's own MAX_IMAGE_PIXELS, Image.open raises DecompressionBombError before the handler's
     size check: that must still read as too large (413), not as a broken file."""
     (reply,) = worker.handle([{"body": bytearray(_huge_header_png(20000, 20000))}])
     assert reply.error(413).endswith("is larger than 16777216 pixels")
 
 
-def test_bad_images_in_a_batch_fail_alone(worker: tiny.Worker) -> None:
+def test_bad_images_in_a_batch_fail_alone(worker: harness.Worker) -> None:
     good = {"body": bytearray(PNG)}
     replies = worker.handle([good, {"body": bytearray(b"\x89PNG junk")},
                              {"body": {"image": [_b64(PNG), _b64(PNG)]}}, {"body": {"image": "@@"}}])

@@ -13,13 +13,13 @@ from PIL import Image
 
 from handlers import sampling
 from handlers.image_generation import ImageGenerationHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 
-model_dir, worker, module = tiny.kind_fixtures("image-generation", ImageGenerationHandler)
+model_dir, worker, module = harness.kind_fixtures("image-generation", ImageGenerationHandler)
 
 
-def _generate(worker: tiny.Worker, headers: dict[str, str] | None = None, **body: Any) -> tiny.Reply:
-    (reply,) = worker.send(tiny.json_request(body, headers))
+def _generate(worker: harness.Worker, headers: dict[str, str] | None = None, **body: Any) -> harness.Reply:
+    (reply,) = worker.send(harness.json_request(body, headers))
     return reply
 
 
@@ -37,7 +37,7 @@ def _expected(module: Any, digits: list[int], seed: int) -> np.ndarray:
     return (images.clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
 
-def test_one_digit_gives_one_png(worker: tiny.Worker, module: Any) -> None:
+def test_one_digit_gives_one_png(worker: harness.Worker, module: Any) -> None:
     reply = _generate(worker, digit=3, seed=1)
     assert (reply.status, reply.content_type) == (200, "application/json")
     body = reply.json()
@@ -46,7 +46,7 @@ def test_one_digit_gives_one_png(worker: tiny.Worker, module: Any) -> None:
     assert np.array_equal(_pixels(base64.b64decode(image)), _expected(module, [3], 1)[0])
 
 
-def test_digits_and_count_give_count_images_of_each(worker: tiny.Worker, module: Any) -> None:
+def test_digits_and_count_give_count_images_of_each(worker: harness.Worker, module: Any) -> None:
     body = _generate(worker, digit=[1, 2], count=3, seed=5).json()
     assert body["digits"] == [1, 1, 1, 2, 2, 2]
     assert len(body["images"]) == 6
@@ -55,18 +55,18 @@ def test_digits_and_count_give_count_images_of_each(worker: tiny.Worker, module:
     assert len(set(body["images"])) == 6  # each image has its own noise
 
 
-def test_same_seed_gives_identical_bytes(worker: tiny.Worker) -> None:
+def test_same_seed_gives_identical_bytes(worker: harness.Worker) -> None:
     assert _generate(worker, digit=[0, 9], seed=42).body == _generate(worker, digit=[0, 9], seed=42).body
     assert _generate(worker, digit=7, seed=1).body != _generate(worker, digit=7, seed=2).body
 
 
-def test_without_a_seed_each_response_gives_a_fresh_one(worker: tiny.Worker) -> None:
+def test_without_a_seed_each_response_gives_a_fresh_one(worker: harness.Worker) -> None:
     first, second = _generate(worker, digit=4).json(), _generate(worker, digit=4).json()
     assert first["seed"] != second["seed"]
     assert all(0 <= body["seed"] < 2**63 for body in (first, second))
 
 
-def test_a_returned_seed_reproduces_the_images(worker: tiny.Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_returned_seed_reproduces_the_images(worker: harness.Worker, monkeypatch: pytest.MonkeyPatch) -> None:
     """The seed returned is the one to send back; fresh seeds are 63-bit, most beyond 2**53."""
     seed = 2**62 + 12345
     monkeypatch.setattr(sampling.secrets, "randbits", lambda bits: seed)
@@ -77,13 +77,13 @@ def test_a_returned_seed_reproduces_the_images(worker: tiny.Worker, monkeypatch:
 
 
 @pytest.mark.parametrize("seed", [2**53 + 1, 2**62 + 1, 2**63 - 1])
-def test_any_63_bit_seed_is_echoed_exactly(worker: tiny.Worker, seed: int) -> None:
+def test_any_63_bit_seed_is_echoed_exactly(worker: harness.Worker, seed: int) -> None:
     reply = _generate(worker, digit=1, seed=seed)
     assert reply.status == 200, reply.body
     assert reply.json()["seed"] == seed
 
 
-def test_accept_image_png_gives_the_png_itself(worker: tiny.Worker) -> None:
+def test_accept_image_png_gives_the_png_itself(worker: harness.Worker) -> None:
     as_json = _generate(worker, digit=3, seed=1).json()
     reply = _generate(worker, {"Accept": "image/png"}, digit=3, seed=1)
     assert (reply.status, reply.content_type) == (200, "image/png")
@@ -91,16 +91,16 @@ def test_accept_image_png_gives_the_png_itself(worker: tiny.Worker) -> None:
     _pixels(reply.body)
 
 
-def test_accept_image_png_with_several_images_stays_json(worker: tiny.Worker) -> None:
+def test_accept_image_png_with_several_images_stays_json(worker: harness.Worker) -> None:
     reply = _generate(worker, {"Accept": "image/png"}, digit=3, count=2, seed=1)
     assert reply.content_type == "application/json"
     assert len(reply.json()["images"]) == 2
 
 
-def test_a_batch_mixes_json_and_png_answers(worker: tiny.Worker) -> None:
-    replies = worker.send(tiny.json_request({"digit": 3, "seed": 1}, {"Accept": "image/png"}),
-                          tiny.json_request({"digit": 10}),
-                          tiny.json_request({"digit": [5, 6], "seed": 2}))
+def test_a_batch_mixes_json_and_png_answers(worker: harness.Worker) -> None:
+    replies = worker.send(harness.json_request({"digit": 3, "seed": 1}, {"Accept": "image/png"}),
+                          harness.json_request({"digit": 10}),
+                          harness.json_request({"digit": [5, 6], "seed": 2}))
     assert [(r.status, r.content_type) for r in replies] == [(200, "image/png"), (400, "application/json"),
                                                              (200, "application/json")]
     assert replies[2].json() == _generate(worker, digit=[5, 6], seed=2).json()
@@ -122,5 +122,5 @@ def test_a_batch_mixes_json_and_png_answers(worker: tiny.Worker) -> None:
     ({"digit": 1, "seed": -5}, "'seed' must be between 0 and 9223372036854775807, got -5"),
     ({"count": 2}, "missing field 'digit'"),
 ])
-def test_bad_requests_are_refused(worker: tiny.Worker, body: dict[str, Any], message: str) -> None:
+def test_bad_requests_are_refused(worker: harness.Worker, body: dict[str, Any], message: str) -> None:
     assert _generate(worker, **body).error(400) == message

@@ -16,11 +16,11 @@ from handlers.classification import ClassificationHandler
 from handlers.image_classification import ImageClassificationHandler
 from handlers.text_generation import TextGenerationHandler
 from serving.gateway.core.kinds.image_classification import png
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 
 
 def _serve(handler_class: type[Any], model_dir: Path, inputs: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    worker = tiny.start_worker(handler_class, model_dir)
+    worker = harness.start_worker(handler_class, model_dir)
     envelope = KServev2Envelope(worker.handler.handle)
     worker.context.request_ids = {0: "req-0"}
     worker.context.request_processor = [RequestProcessor({})]
@@ -39,7 +39,7 @@ def test_a_feature_tensor_gets_the_handlers_answer(models: dict[str, Path]) -> N
     rows = [[3.0, 3.0, 3.0], [-3.0, -3.0, -3.0]]
     status, answer = _serve(ClassificationHandler, models["tabular-classification"],
                             [{"name": "features", "shape": [2, 3], "datatype": "FP32", "data": sum(rows, [])}])
-    alone = tiny.start_worker(ClassificationHandler, models["tabular-classification"]).handle(
+    alone = harness.start_worker(ClassificationHandler, models["tabular-classification"]).handle(
         [{"body": {"features": rows}}])[0].json()
     assert status == 200
     signature = json.loads((models["tabular-classification"] / "signature.json").read_text())

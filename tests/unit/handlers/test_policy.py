@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from handlers.policy import PolicyHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness
 
 ACTIONS = ["push_left", "push_right"]
 
 
-model_dir, worker, module = tiny.kind_fixtures("policy", PolicyHandler)
+model_dir, worker, module = harness.kind_fixtures("policy", PolicyHandler)
 
 
 def _q(module: Any, rows: list[list[float]]) -> torch.Tensor:
@@ -28,7 +28,7 @@ def test_the_fixture_policy_takes_both_actions(module: Any) -> None:
 
 
 @pytest.mark.parametrize("observation", OBSERVATIONS)
-def test_action_is_the_argmax_of_the_q_values(worker: tiny.Worker, module: Any, observation: list[float]) -> None:
+def test_action_is_the_argmax_of_the_q_values(worker: harness.Worker, module: Any, observation: list[float]) -> None:
     (reply,) = worker.handle([{"body": {"observation": observation}}])
     q = _q(module, [observation])[0]
     action = int(q.argmax())
@@ -37,7 +37,7 @@ def test_action_is_the_argmax_of_the_q_values(worker: tiny.Worker, module: Any, 
                             "q_values": pytest.approx(q.tolist(), abs=1e-6)}
 
 
-def test_several_observations_get_lists(worker: tiny.Worker, module: Any) -> None:
+def test_several_observations_get_lists(worker: harness.Worker, module: Any) -> None:
     (reply,) = worker.handle([{"body": {"observation": OBSERVATIONS}}])
     q = _q(module, OBSERVATIONS)
     actions = q.argmax(dim=1).tolist()
@@ -45,7 +45,7 @@ def test_several_observations_get_lists(worker: tiny.Worker, module: Any) -> Non
                             "q_values": [pytest.approx(row, abs=1e-6) for row in q.tolist()]}
 
 
-def test_a_batch_of_requests_is_answered_in_order(worker: tiny.Worker, module: Any) -> None:
+def test_a_batch_of_requests_is_answered_in_order(worker: harness.Worker, module: Any) -> None:
     replies = worker.handle([{"body": {"observation": o}} for o in OBSERVATIONS]
                             + [{"body": {"observation": [1, 2, 3]}}])
     assert [r.status for r in replies] == [200, 200, 200, 400]
@@ -59,6 +59,6 @@ def test_a_batch_of_requests_is_answered_in_order(worker: tiny.Worker, module: A
     ({"observation": [1, 2, 3, float("nan")]}, "'observation[3]' must be finite and within float32 range, got nan"),
     ({"features": [1, 2, 3, 4]}, "missing field 'observation'"),
 ])
-def test_bad_observations_are_refused(worker: tiny.Worker, body: dict[str, Any], message: str) -> None:
+def test_bad_observations_are_refused(worker: harness.Worker, body: dict[str, Any], message: str) -> None:
     (reply,) = worker.handle([{"body": body}])
     assert reply.error(400) == message

@@ -8,45 +8,45 @@ import pytest
 import torch
 
 from handlers.regression import RegressionHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness
 from tests.unit.handlers.cases import BAD_FEATURE_ROWS
 
-model_dir, worker, module = tiny.kind_fixtures("regression", RegressionHandler)
+model_dir, worker, module = harness.kind_fixtures("regression", RegressionHandler)
 
 
 def _expected(module: Any, rows: list[list[float]]) -> list[float]:
     return module(torch.tensor(rows, dtype=torch.float32)).tolist()
 
 
-def test_one_row_gets_the_module_prediction(worker: tiny.Worker, module: Any) -> None:
+def test_one_row_gets_the_module_prediction(worker: harness.Worker, module: Any) -> None:
     (reply,) = worker.handle([{"body": {"features": [0.5, -1.0, 2.0]}}])
     assert (reply.status, reply.content_type) == (200, "application/json")
     assert reply.json() == {"prediction": pytest.approx(_expected(module, [[0.5, -1.0, 2.0]])[0], abs=1e-6)}
 
 
-def test_several_rows_get_a_list_of_predictions(worker: tiny.Worker, module: Any) -> None:
+def test_several_rows_get_a_list_of_predictions(worker: harness.Worker, module: Any) -> None:
     rows = [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0], [3, 4, 5]]
     (reply,) = worker.handle([{"body": {"features": rows}}])
     assert reply.status == 200
     assert reply.json() == {"prediction": pytest.approx(_expected(module, rows), abs=1e-6)}
 
 
-def test_a_single_row_in_a_list_is_answered_as_a_list(worker: tiny.Worker, module: Any) -> None:
+def test_a_single_row_in_a_list_is_answered_as_a_list(worker: harness.Worker, module: Any) -> None:
     (reply,) = worker.handle([{"body": {"features": [[1, 2, 3]]}}])
     assert reply.json() == {"prediction": pytest.approx(_expected(module, [[1, 2, 3]]), abs=1e-6)}
 
 
-def test_numbers_written_as_strings_are_read_as_numbers(worker: tiny.Worker, module: Any) -> None:
+def test_numbers_written_as_strings_are_read_as_numbers(worker: harness.Worker, module: Any) -> None:
     (reply,) = worker.handle([{"body": {"features": ["1.5", "2", "-3e0"]}}])
     assert reply.json() == {"prediction": pytest.approx(_expected(module, [[1.5, 2, -3]])[0], abs=1e-6)}
 
 
-def test_requests_through_torchserve_decoding(worker: tiny.Worker, module: Any) -> None:
+def test_requests_through_torchserve_decoding(worker: harness.Worker, module: Any) -> None:
     replies = worker.send(
-        tiny.json_request({"features": [1, 2, 3]}),
-        tiny.raw_request(b'{"features": [[1, 2, 3], [4, 5, 6]]}'),  # an octet-stream body that is JSON
-        tiny.raw_request(b'{"features": [1, 2', "application/json"),  # TorchServe forwards it undecoded
-        tiny.raw_request(b'{"features":[NaN,1,2]}', "application/json"),  # TorchServe's json.loads reads NaN
+        harness.json_request({"features": [1, 2, 3]}),
+        harness.raw_request(b'{"features": [[1, 2, 3], [4, 5, 6]]}'),  # an octet-stream body that is JSON
+        harness.raw_request(b'{"features": [1, 2', "application/json"),  # TorchServe forwards it undecoded
+        harness.raw_request(b'{"features":[NaN,1,2]}', "application/json"),  # TorchServe's json.loads reads NaN
     )
     assert [r.status for r in replies] == [200, 200, 400, 400]
     assert replies[0].json() == {"prediction": pytest.approx(_expected(module, [[1, 2, 3]])[0], abs=1e-6)}
@@ -56,13 +56,13 @@ def test_requests_through_torchserve_decoding(worker: tiny.Worker, module: Any) 
 
 
 @pytest.mark.parametrize(("row", "phrase"), BAD_FEATURE_ROWS)
-def test_bad_input_is_refused_with_400(worker: tiny.Worker, row: Any, phrase: str) -> None:
+def test_bad_input_is_refused_with_400(worker: harness.Worker, row: Any, phrase: str) -> None:
     (reply,) = worker.handle([row])
     assert reply.phrase == "Bad Request"
     assert phrase in reply.error(400)
 
 
-def test_bad_requests_in_a_batch_fail_alone(worker: tiny.Worker, module: Any) -> None:
+def test_bad_requests_in_a_batch_fail_alone(worker: harness.Worker, module: Any) -> None:
     replies = worker.handle([
         {"body": {"features": [1, 2, 3]}},
         {"body": {"features": [1, 2]}},

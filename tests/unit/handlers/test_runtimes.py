@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from handlers import HANDLERS, runtimes
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 from tests.unit.handlers.approx import approx_json
 
 
@@ -45,15 +45,15 @@ def _handler(kind: str) -> type[Any]:
     return getattr(__import__(f"handlers.{module}", fromlist=[name]), name)  # type: ignore[no-any-return]
 
 
-def _answers(worker: tiny.Worker, kind: str) -> list[list[Any]]:
+def _answers(worker: harness.Worker, kind: str) -> list[list[Any]]:
     replies = [worker.handle([{"body": body}])[0] for body in REQUESTS[kind]]
     return [[reply.status, reply.json()] for reply in replies]
 
 
 @pytest.mark.parametrize(("kind", "runtime"), CASES)
 def test_every_runtime_answers_as_torchscript_does(kind: str, runtime: str, tmp_path: Path) -> None:
-    reference = tiny.start_worker(_handler(kind), tiny.build(kind, tmp_path))
-    worker = tiny.start_worker(_handler(kind), tiny.build(kind, tmp_path, runtime=runtime))
+    reference = harness.start_worker(_handler(kind), tiny.build(kind, tmp_path))
+    worker = harness.start_worker(_handler(kind), tiny.build(kind, tmp_path, runtime=runtime))
     assert worker.handler.runtime == runtime
     assert worker.context.manifest["model"]["serializedFile"] == {"onnx": "model.onnx", "aoti": "model.pt2"}[runtime]
     expected = _answers(reference, kind)

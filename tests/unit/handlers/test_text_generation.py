@@ -10,10 +10,10 @@ import torch
 
 from handlers import sampling
 from handlers.text_generation import TextGenerationHandler
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 from tests.unit.handlers.tiny import MAX_NEW_TOKENS, VOCAB
 
-model_dir, worker, module = tiny.kind_fixtures("text-generation", TextGenerationHandler)
+model_dir, worker, module = harness.kind_fixtures("text-generation", TextGenerationHandler)
 
 
 def _greedy(module: Any, prompt: str, steps: int) -> str:
@@ -28,26 +28,26 @@ def _greedy(module: Any, prompt: str, steps: int) -> str:
     return "".join(out)
 
 
-def _generate(worker: tiny.Worker, **body: Any) -> dict[str, Any]:
+def _generate(worker: harness.Worker, **body: Any) -> dict[str, Any]:
     (reply,) = worker.handle([{"body": body}])
     assert (reply.status, reply.content_type) == (200, "application/json"), reply.body
     result: dict[str, Any] = reply.json()
     return result
 
 
-def test_same_seed_gives_the_same_text(worker: tiny.Worker) -> None:
+def test_same_seed_gives_the_same_text(worker: harness.Worker) -> None:
     first = _generate(worker, prompt="hello", seed=7)
     assert first == _generate(worker, prompt="hello", seed=7)
     assert first["seed"] == 7
     assert set(first) == {"text", "seed"}
 
 
-def test_different_seeds_give_different_texts(worker: tiny.Worker) -> None:
+def test_different_seeds_give_different_texts(worker: harness.Worker) -> None:
     texts = {_generate(worker, prompt="hello", seed=seed, temperature=1.0)["text"] for seed in range(4)}
     assert len(texts) == 4
 
 
-def test_text_has_max_new_tokens_characters_of_the_vocabulary(worker: tiny.Worker) -> None:
+def test_text_has_max_new_tokens_characters_of_the_vocabulary(worker: harness.Worker) -> None:
     for n in (1, 5, MAX_NEW_TOKENS):
         text = _generate(worker, prompt="abc", max_new_tokens=n, seed=1)["text"]
         assert len(text) == n
@@ -55,39 +55,39 @@ def test_text_has_max_new_tokens_characters_of_the_vocabulary(worker: tiny.Worke
     assert len(_generate(worker, prompt="abc", seed=1)["text"]) == MAX_NEW_TOKENS  # default: min(64, the cap)
 
 
-def test_temperature_zero_is_greedy_without_a_seed(worker: tiny.Worker, module: Any) -> None:
+def test_temperature_zero_is_greedy_without_a_seed(worker: harness.Worker, module: Any) -> None:
     first = _generate(worker, prompt="the cat", temperature=0, max_new_tokens=12)
     second = _generate(worker, prompt="the cat", temperature=0, max_new_tokens=12)
     assert first["text"] == second["text"] == _greedy(module, "the cat", 12)
     assert first["seed"] != second["seed"]  # a fresh seed each time; greedy does not use it
 
 
-def test_top_k_one_is_greedy(worker: tiny.Worker, module: Any) -> None:
+def test_top_k_one_is_greedy(worker: harness.Worker, module: Any) -> None:
     for seed in (1, 2):
         text = _generate(worker, prompt="the cat", temperature=1.5, top_k=1, seed=seed, max_new_tokens=12)["text"]
         assert text == _greedy(module, "the cat", 12)
 
 
-def test_an_empty_prompt_starts_a_new_line(worker: tiny.Worker, module: Any) -> None:
+def test_an_empty_prompt_starts_a_new_line(worker: harness.Worker, module: Any) -> None:
     assert _generate(worker, prompt="", temperature=0, max_new_tokens=6)["text"] == _greedy(module, "\n", 6)
 
 
-def test_a_raw_text_body_is_the_prompt(worker: tiny.Worker, module: Any) -> None:
-    (reply,) = worker.send(tiny.raw_request(b"the cat", "text/plain"))
+def test_a_raw_text_body_is_the_prompt(worker: harness.Worker, module: Any) -> None:
+    (reply,) = worker.send(harness.raw_request(b"the cat", "text/plain"))
     assert reply.status == 200
     assert len(reply.json()["text"]) == MAX_NEW_TOKENS
     (reply,) = worker.handle([{"body": bytearray(b"the cat")}])  # octet-stream: bytes, not str
     assert reply.status == 200
 
 
-def test_a_raw_text_prompt_may_start_with_a_bracket(worker: tiny.Worker) -> None:
+def test_a_raw_text_prompt_may_start_with_a_bracket(worker: harness.Worker) -> None:
     """text/plain says the body is text: a prompt that starts with '[' or '{' is not JSON."""
-    (reply,) = worker.send(tiny.raw_request(b"[a] is a list", "text/plain"))
+    (reply,) = worker.send(harness.raw_request(b"[a] is a list", "text/plain"))
     assert reply.status == 200, reply.body
     assert len(reply.json()["text"]) == MAX_NEW_TOKENS
 
 
-def test_the_response_includes_a_fresh_seed_that_reproduces_the_text(worker: tiny.Worker,
+def test_the_response_includes_a_fresh_seed_that_reproduces_the_text(worker: harness.Worker,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The seed returned is the one to send back: replaying it gives the same text. Fresh seeds are 63-bit."""
     seed = 2**62 + 12345
@@ -99,11 +99,11 @@ def test_the_response_includes_a_fresh_seed_that_reproduces_the_text(worker: tin
 
 
 @pytest.mark.parametrize("seed", [0, 2**53 + 1, 2**62 + 1, 2**63 - 1])
-def test_any_63_bit_seed_is_echoed_exactly(worker: tiny.Worker, seed: int) -> None:
+def test_any_63_bit_seed_is_echoed_exactly(worker: harness.Worker, seed: int) -> None:
     assert _generate(worker, prompt="a", max_new_tokens=1, seed=seed)["seed"] == seed
 
 
-def test_batched_requests_give_the_texts_each_gives_alone(worker: tiny.Worker) -> None:
+def test_batched_requests_give_the_texts_each_gives_alone(worker: harness.Worker) -> None:
     bodies = [{"prompt": "hello", "seed": 3}, {"prompt": "a much longer prompt, isn't it?", "seed": 4,
                                                "max_new_tokens": 7, "temperature": 1.2, "top_k": 5}]
     alone = [_generate(worker, **body) for body in bodies]
@@ -112,7 +112,7 @@ def test_batched_requests_give_the_texts_each_gives_alone(worker: tiny.Worker) -
     assert [r.json() for r in together] == alone
 
 
-def test_a_tiny_temperature_is_greedy_and_does_not_fail_the_batch(worker: tiny.Worker, module: Any) -> None:
+def test_a_tiny_temperature_is_greedy_and_does_not_fail_the_batch(worker: harness.Worker, module: Any) -> None:
     """0 < temperature is allowed; dividing float32 logits by 1e-300 gives inf/NaN probabilities. The limit
     of sampling as the temperature falls to 0 is greedy decoding, and a neighbour in the batch must not care."""
     replies = worker.handle([{"body": {"prompt": "the cat", "temperature": 1e-300, "max_new_tokens": 12}},
@@ -125,7 +125,7 @@ def test_a_tiny_temperature_is_greedy_and_does_not_fail_the_batch(worker: tiny.W
 def test_the_signature_default_temperature_is_used(tmp_path: Path, module: Any) -> None:
     """signature.json carries default_temperature/default_top_k; a request without them gets those."""
     greedy_dir = tiny.build("text-generation", tmp_path, default_temperature=0.0)
-    worker = tiny.start_worker(TextGenerationHandler, greedy_dir)
+    worker = harness.start_worker(TextGenerationHandler, greedy_dir)
     assert _generate(worker, prompt="the cat", seed=5, max_new_tokens=12)["text"] == _greedy(module, "the cat", 12)
 
 
@@ -145,17 +145,17 @@ def test_the_signature_default_temperature_is_used(tmp_path: Path, module: Any) 
     ({"prompt": "a", "seed": "lucky"}, "'seed' must be a number, got 'lucky'"),
     ({"prompt": "a", "seed": True}, "'seed' must be a number, got bool"),
 ])
-def test_bad_requests_are_refused(worker: tiny.Worker, body: dict[str, Any], message: str) -> None:
+def test_bad_requests_are_refused(worker: harness.Worker, body: dict[str, Any], message: str) -> None:
     (reply,) = worker.handle([{"body": body}])
     assert reply.error(400).startswith(message)
 
 
-def test_a_raw_prompt_that_is_not_utf8_is_refused(worker: tiny.Worker) -> None:
+def test_a_raw_prompt_that_is_not_utf8_is_refused(worker: harness.Worker) -> None:
     (reply,) = worker.handle([{"body": bytearray(b"caf\xe9")}])
     assert reply.error(400) == "a raw prompt must be UTF-8 text"
 
 
-def test_bad_requests_in_a_batch_fail_alone(worker: tiny.Worker) -> None:
+def test_bad_requests_in_a_batch_fail_alone(worker: harness.Worker) -> None:
     replies = worker.handle([{"body": {"prompt": "hello", "seed": 3}}, {"body": {"prompt": "😀"}},
                              {"body": {"prompt": "abc", "seed": 9}}, {"body": {"prompt": "a", "max_new_tokens": 99}}])
     assert [r.status for r in replies] == [200, 400, 200, 400]

@@ -12,7 +12,7 @@ import torch
 from handlers.errors import InvalidInput
 from handlers.regression import RegressionHandler
 from handlers.wire import MAX_JSON_DEPTH, Request, Response, base64_bytes, decode_row, error_body
-from tests.unit.handlers import tiny
+from tests.unit.handlers import harness, tiny
 
 
 def _nested(levels: int, key: str = "features") -> dict[str, Any]:
@@ -115,12 +115,12 @@ def test_accepts_reads_the_accept_header() -> None:
 
 
 @pytest.fixture(scope="module")
-def worker(tmp_path_factory: pytest.TempPathFactory) -> tiny.Worker:
-    return tiny.start_worker(RegressionHandler, tiny.build("regression", tmp_path_factory.mktemp("models")))
+def worker(tmp_path_factory: pytest.TempPathFactory) -> harness.Worker:
+    return harness.start_worker(RegressionHandler, tiny.build("regression", tmp_path_factory.mktemp("models")))
 
 
-def test_deep_nesting_is_a_400_in_the_handler(worker: tiny.Worker) -> None:
-    replies = worker.send(tiny.json_request(_nested(40)), tiny.raw_request(b'{"features":' + b"[" * 40 + b"1"
+def test_deep_nesting_is_a_400_in_the_handler(worker: harness.Worker) -> None:
+    replies = worker.send(harness.json_request(_nested(40)), harness.raw_request(b'{"features":' + b"[" * 40 + b"1"
                                                                          + b"]" * 40 + b"}"))
     assert [r.error(400) for r in replies] == ["JSON nested deeper than 32 levels"] * 2
 
@@ -136,7 +136,7 @@ class NanFor13:
         return torch.where(rows[:, 0] == 13, torch.full_like(out, float("nan")), out)
 
 
-def test_a_nan_prediction_fails_only_its_request(worker: tiny.Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_nan_prediction_fails_only_its_request(worker: harness.Worker, monkeypatch: pytest.MonkeyPatch) -> None:
     """JSON has no NaN, so Response.encode raises; that must become a 500 for the request whose answer is NaN,
     not an exception out of `handle` (which TorchServe turns into a 503 for the whole batch)."""
     batch = [{"body": {"features": [13, 0, 0]}}, {"body": {"features": [1, 2, 3]}}]

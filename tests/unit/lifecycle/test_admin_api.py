@@ -155,11 +155,6 @@ def test_a_version_in_the_policy_is_not_unregistered(setup: tuple[TestClient, Li
     assert [c for c in server.calls if c[0] == "DELETE"] == []
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_unregister_waits_for_the_versions_last_request(tmp_path: Path) -> None:
     app, control, server = admin_app(tmp_path)

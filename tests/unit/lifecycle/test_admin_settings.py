@@ -16,11 +16,6 @@ from tests.unit.lifecycle.admin_app import ADMIN_KEY, API_KEY
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def admin_status(tmp_path: Path, **settings: str) -> tuple[int, dict[str, str]]:
     app = create_app(GatewaySettings(_env_file=None, gateway_model_store=tmp_path, **settings),  # type: ignore[arg-type]
                      ModelServerSettings(ts_model_store=tmp_path, ts_home=tmp_path / "home"))

@@ -14,11 +14,6 @@ from serving.gateway.core.lifecycle.shadow import ShadowMirror, Verdict, answers
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_a_version_is_drained_only_when_its_last_request_is_answered() -> None:
     flights = InFlight()
     release = asyncio.Event()

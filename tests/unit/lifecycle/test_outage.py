@@ -15,11 +15,6 @@ from serving.gateway.core.upstream import result_of
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Workers:
     """A model server whose workers can die: `send` answers 'ok' while alive, 507 once when killed, and holds
     queued calls while dead (as TorchServe does); `probe` says whether a worker is alive."""

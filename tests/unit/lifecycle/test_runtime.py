@@ -23,11 +23,6 @@ from serving.gateway.core.upstream import UpstreamResponse
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def runtime(policy: TrafficPolicy) -> tuple[LifecycleRuntime, CollectorRegistry]:
     catalog = Catalog([ModelEntry("m", "regression", v, {}, {}, "") for v in ("1.0", "1.1")])
 

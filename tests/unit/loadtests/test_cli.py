@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from loadtests import load_generator
 from loadtests.cli import main
 from tests.servers import free_ports
 
@@ -79,3 +80,12 @@ def test_a_stack_that_cannot_start_is_one_line(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "is too long: worker socket paths must fit" in err
+
+
+@pytest.mark.parametrize("command", ["bench", "runtimes", "sweep"])
+def test_the_commands_that_measure_with_wrk_refuse_to_start_without_it(
+        command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load_generator.shutil, "which", lambda name: None)
+    assert main([command]) == 2
+    assert capsys.readouterr().err == ("error: wrk is not installed: `apt-get install wrk` (Debian) or "
+                                       "`brew install wrk`\n")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from loadtests import h2load
+from loadtests import h2load, load_generator
 
 REPORT = """starting benchmark...
 finished in 8.01s, 481.25 req/s, 59.02KB/s
@@ -33,7 +33,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data: int) -> tuple[h2
         return Done()
 
     monkeypatch.setattr(h2load, "h2load_binary", lambda: "h2load")
-    monkeypatch.setattr(h2load.subprocess, "run", fake_run)
+    monkeypatch.setattr(load_generator.subprocess, "run", fake_run)
     result = h2load.run("http://127.0.0.1:8001/inference.GRPCInferenceService/ModelInfer", tmp_path / "b.grpc",
                         connections=16, seconds=8, answer_bytes=100, token="k")
     return result, seen[0]
@@ -61,6 +61,14 @@ def test_the_body_is_one_framed_message(tmp_path: Path) -> None:
 def test_missing_figures_and_units_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="h2load output has no"):
         h2load._find(r"(\d+) done", "nothing here")
-    with pytest.raises(ValueError, match="not an h2load duration: '3 min'"):
-        h2load._ms("3 min")
-    assert h2load._ms("191us") == 0.191
+    with pytest.raises(ValueError, match="not a duration h2load prints: '3 min'"):
+        load_generator.duration_ms("h2load", "3 min")
+    assert load_generator.duration_ms("h2load", "191us") == 0.191
+
+
+def test_a_missing_h2load_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load_generator.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError) as missing:
+        h2load.h2load_binary()
+    assert str(missing.value) == ("h2load is not installed: `apt-get install nghttp2-client` (Debian) or "
+                                  "`brew install nghttp2`")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import wrk
+from loadtests import load_generator, wrk
 
 REPORT = """Running 10s test @ http://127.0.0.1:8000/v1/models/mlp_classifier/predict
   2 threads and 16 connections
@@ -30,7 +30,7 @@ def test_report_is_read_exactly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         stdout = REPORT
 
     monkeypatch.setattr(wrk, "wrk_binary", lambda: "wrk")
-    monkeypatch.setattr(wrk.subprocess, "run", lambda *a, **k: Done())
+    monkeypatch.setattr(load_generator.subprocess, "run", lambda *a, **k: Done())
     result = wrk.run("http://x", tmp_path / "s.lua", connections=16, seconds=10)
     assert (result.requests_per_s, result.p50_ms, result.p99_ms, result.errors) == (1297.42, 11.87, 1020.0, 7)
 
@@ -46,3 +46,10 @@ def test_script_embeds_the_body_verbatim_and_the_token(tmp_path: Path) -> None:
     assert 'wrk.body = [==[{"prompt": "a ]] b ]=] c \\"quoted\\""}]==]' in lua
     assert 'wrk.headers["Authorization"] = "Bearer secret"' in lua
     assert "Authorization" not in wrk.script(tmp_path, "n", b"{}", "application/json", None).read_text()
+
+
+def test_a_missing_wrk_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load_generator.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError) as missing:
+        wrk.wrk_binary()
+    assert str(missing.value) == "wrk is not installed: `apt-get install wrk` (Debian) or `brew install wrk`"
