@@ -34,6 +34,13 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
+def load_average() -> str:
+    """The machine's load averages as the report is written: the share of the cores that other work took shows
+    here (the benchmark's own processes included)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min) as the report was written"
+
+
 def targets(results: Results) -> list[str]:
     """The issue's targets, each with the measured figure and a verdict."""
     lines = []

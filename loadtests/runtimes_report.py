@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from loadtests.bench_report import machine  # noqa: E402
+from loadtests.bench_report import load_average, machine  # noqa: E402
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,12 +30,33 @@ def fastest(runtimes: dict[str, Figures], connections: int) -> str:
                runtimes[r].stack else 0.0)
 
 
+# Among runtimes within the noise of the fastest, the default goes to the first in this order: TorchScript last
+# (deprecated), AOTInductor after ONNX Runtime (a worker's first load of model.pt2 imports Inductor).
+PREFERENCE = ("onnx", "aoti", "torchscript")
+
+
+def default_pick(runtimes: dict[str, Figures], connections: int) -> str:
+    """The runtime a model's default follows: the fastest through the stack at `connections`, or one that comes
+    before it in PREFERENCE and whose best run reached the fastest's worst (the two are within the noise)."""
+    best = fastest(runtimes, connections)
+    if connections not in runtimes[best].stack:
+        return best
+    floor = _spread(runtimes[best], connections)[0]
+    close = [r for r in runtimes if connections in runtimes[r].stack and _spread(runtimes[r], connections)[1] >= floor]
+    return min(close, key=lambda r: PREFERENCE.index(r) if r in PREFERENCE else len(PREFERENCE))
+
+
+def _spread(f: Figures, connections: int) -> tuple[float, float]:
+    median = f.stack[connections].requests_per_s
+    return f.stack_spread.get(connections) or (median, median)
+
+
 def _stack_cell(f: Figures, connections: int) -> str:
     """Median req/s, its runs' lowest–highest, and the median p50."""
     if connections not in f.stack:
         return "—"
     median = f.stack[connections]
-    low, high = f.stack_spread.get(connections) or (median.requests_per_s, median.requests_per_s)
+    low, high = _spread(f, connections)
     return f"{median.requests_per_s:.0f} [{low:.0f}–{high:.0f}] ({median.p50_ms:.1f})"
 
 
@@ -55,7 +76,8 @@ def markdown(results: Results, args: argparse.Namespace, seconds: float, imports
             rows.append("| " + " | ".join(cells) + " |")
     top = max(connections)
     imports_line = ", ".join(f"{runtime} {imports[runtime]:.1f} s" for runtime in sorted(imports))
-    picks = "\n".join(f"- `{model}`: **{fastest(runtimes, top)}**" for model, runtimes in results.items())
+    picks = "\n".join(f"- `{model}`: **{default_pick(runtimes, top)}** (fastest: {fastest(runtimes, top)})"
+                      for model, runtimes in results.items())
     return f"""# Runtimes: TorchScript, AOTInductor, ONNX Runtime
 
 Written by `python -m loadtests runtimes` (the whole run took {seconds:.0f} s). Each model on each runtime it
@@ -71,8 +93,8 @@ was exported to (training/portable.py; parity with eager in each artifact's metr
   **file**: the model file the archive carries; **PSS**: the model's TorchServe worker once loaded. A worker's
   first load also imports its runtime, once per process: {imports_line}.
 
-Machine: {machine()}. The figures come from one run on a machine shared with other work: compare the rows of
-one model with each other (they were measured side by side), not with figures taken elsewhere.
+Machine: {machine()}; {load_average()}. Compare the rows of one model with each other (they were measured
+side by side), not with figures taken on another machine or at another time.
 
 {chr(10).join(rows)}
 
@@ -80,9 +102,11 @@ one model with each other (they were measured side by side), not with figures ta
 
 ## Defaults
 
-The fastest runtime through the stack at {top} connections, per model: the candidate for its `default_runtime`
-in training/curriculum.py (a default changes there once the whole suite has run on it; `python -m
-serving.archive --runtime …` picks another for one build):
+Per model, the candidate for its `default_runtime` in training/curriculum.py: the fastest runtime through the
+stack at {top} connections, or, within its noise (a best run that reached the fastest's worst), the first of
+{", ".join(PREFERENCE)} (TorchScript last: it is deprecated; AOTInductor after ONNX Runtime: a worker's first
+load of model.pt2 imports Inductor). A default changes there once the whole suite has run on it; `python -m
+serving.archive --runtime …` picks another for one build:
 
 {picks}
 

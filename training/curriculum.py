@@ -23,6 +23,7 @@ SERVING = {"batch_size": 1, "max_batch_delay_ms": 0, "torch_threads": 1}
 
 register(ModelSpec(
     name="linear_regression",
+    default_runtime="onnx",  # docs/runtimes.md, "Defaults"
     kind=Kind.REGRESSION,
     dataset="diabetes",
     summary="Predicts disease progression one year on from ten baseline measurements.",
@@ -47,6 +48,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="logistic_regression",
+    default_runtime="onnx",  # docs/runtimes.md, "Defaults"
     kind=Kind.TABULAR_CLASSIFICATION,
     dataset="breast_cancer",
     summary="Classifies a breast mass as malignant or benign from 30 features of a digitized image.",
@@ -70,6 +72,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="mlp_classifier",
+    default_runtime="onnx",  # docs/runtimes.md, "Defaults"
     kind=Kind.TABULAR_CLASSIFICATION,
     dataset="wine",
     summary="Names the cultivar of a wine from 13 chemical measurements.",
@@ -96,6 +99,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="cnn_digits",
+    default_runtime="onnx",  # docs/runtimes.md, "Defaults"
     kind=Kind.IMAGE_CLASSIFICATION,
     dataset="digits",
     summary="Reads a handwritten digit from an 8x8 grayscale image.",
@@ -119,6 +123,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="char_rnn",
+    default_runtime="torchscript",  # docs/runtimes.md: its step loop ran fastest on it
     kind=Kind.TEXT_GENERATION,
     dataset="pydoc_topics",
     summary="Continues a prompt one character at a time in the style of Python's documentation.",
@@ -153,6 +158,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="transfer_cnn",
+    default_runtime="onnx",  # docs/runtimes.md, "Defaults"
     kind=Kind.IMAGE_CLASSIFICATION,
     dataset="digits",
     summary="Reads a digit after learning from only 200 labels, by reusing a ResNet pretrained on shapes.",
@@ -185,6 +191,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="dcgan_digits",
+    default_runtime="onnx",  # docs/runtimes.md, "Defaults"
     kind=Kind.IMAGE_GENERATION,
     dataset="digits",
     summary="Draws an 8x8 image of the digit it is asked for.",
@@ -214,6 +221,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="dqn_cartpole",
+    default_runtime="onnx",  # docs/runtimes.md, "Defaults"
     kind=Kind.POLICY,
     dataset="CartPole-v1",
     summary="Balances a pole on a cart: observation in, action and Q-values out.",

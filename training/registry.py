@@ -98,7 +98,7 @@ class ModelSpec:
     tune_metric: str | None = None
     version: str = "1.0"
     runtimes: tuple[str, ...] = RUNTIMES
-    # The runtime an archive serves unless told otherwise: the fastest in docs/runtimes.md.
+    # The runtime an archive serves unless told otherwise: docs/runtimes.md's "Defaults" pick for the model.
     default_runtime: str = "torchscript"
     # The inputs of the torch.export'ed part (model.pt2, model.onnx) where they are narrower than the TorchScript
     # module's, and why the rest stays in the handler (the model card says it).

@@ -26,7 +26,7 @@ def test_the_page_has_a_row_per_runtime_and_names_the_fastest() -> None:
     assert f"| `cnn_digits` | onnx | 1200 | 1200 | 1200 | {stack_cells} | 0.50 | 3.00 | 200 |" in page
     assert "| `cnn_digits` | torchscript | 900 |" in page
     assert "3 runs of 3 s each" in page
-    assert "- `cnn_digits`: **onnx**" in page
+    assert "- `cnn_digits`: **onnx** (fastest: onnx)" in page
     assert runtimes_report.GPU_NOTE in page
     assert "imports its runtime, once per process: aoti 4.2 s, onnx 0.3 s, torchscript 0.0 s." in page
 
@@ -36,6 +36,18 @@ def test_the_fastest_runtime_is_read_at_the_given_connections() -> None:
     results["onnx"].stack[1] = WrkResult(2000.0, 1.0, 2.0, 0, 0.0)
     assert runtimes_report.fastest(results, 16) == "torchscript"
     assert runtimes_report.fastest(results, 1) == "onnx"
+
+
+def test_the_default_prefers_a_later_runtime_within_the_noise_of_the_fastest() -> None:
+    results = {"aoti": _figures(3919.0), "onnx": _figures(3778.0), "torchscript": _figures(3631.0)}
+    results["aoti"].stack_spread[16] = (3739.0, 4278.0)
+    results["onnx"].stack_spread[16] = (3774.0, 3781.0)  # its best run beat aoti's worst: within the noise
+    results["torchscript"].stack_spread[16] = (3272.0, 3632.0)
+    assert runtimes_report.default_pick(results, 16) == "onnx"
+    results["onnx"].stack_spread[16] = (3600.0, 3700.0)  # now clearly slower: the fastest keeps it
+    assert runtimes_report.default_pick(results, 16) == "aoti"
+    results["aoti"].stack_spread[16] = (3500.0, 4278.0)  # noisy enough that all three are close: onnx first
+    assert runtimes_report.default_pick(results, 16) == "onnx"
 
 
 def test_the_plot_is_written(tmp_path: Path) -> None:
