@@ -41,8 +41,8 @@ def test_keys_stay_out_of_repr() -> None:
 
 
 def test_missing_key_file(tmp_path: Path) -> None:
-    with pytest.raises(ModelServerError, match=f"{tmp_path / 'key_file.json'} does not exist: TorchServe is not "
-                                               f"running from {tmp_path}"):
+    with pytest.raises(ModelServerError, match=f"{tmp_path / 'key_file.json'} does not exist: is TorchServe "
+                                               "running\\?"):
         read_keys(tmp_path)
 
 

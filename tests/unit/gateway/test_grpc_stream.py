@@ -52,10 +52,14 @@ def _request(model: str = "m", prompts: tuple[bytes, ...] = (b"hi",), input_name
 class ScriptedContext:
     """Records what the call writes; its writes block from `blocks_after` on (a reader that stopped reading)."""
 
-    def __init__(self, blocks_after: int = 1_000_000) -> None:
+    def __init__(self, blocks_after: int = 1_000_000, metadata: tuple[tuple[str, str], ...] = ()) -> None:
         self.written: list[pb.ModelStreamInferResponse] = []
+        self.metadata = metadata
         self.aborted: tuple[grpc.StatusCode, str] | None = None
         self.blocks_after = blocks_after
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.metadata
 
     async def write(self, message: pb.ModelStreamInferResponse) -> None:
         if len(self.written) >= self.blocks_after:

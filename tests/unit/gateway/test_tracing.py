@@ -389,7 +389,7 @@ def test_off_the_edge_has_no_tracing_layer_and_nothing_is_sent_on(tmp_path: Path
     while layer is not None and not isinstance(layer, type(app.route)):
         layers.append(type(layer).__name__)
         layer = getattr(layer, "app", None)
-    assert layers == ["ServerErrorMiddleware", "RequestIdMiddleware", "MetricsMiddleware"]
+    assert layers == ["RequestIdMiddleware", "ErrorGuard", "MetricsMiddleware"]
     headers: dict[str, str] = {}
     inject(headers)
     assert headers == {}

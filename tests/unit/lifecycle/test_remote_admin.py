@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from serving.gateway.app import create_app
 from serving.gateway.settings import GatewaySettings
 from serving.modelserver import ModelServerSettings
+from tests.error_bodies import error_of
 from tests.unit.gateway.scripted_servers import Server, serve
 from tests.unit.lifecycle.admin_app import ADMIN_KEY
 from tests.unit.lifecycle.grpc_calls import ANSWER
@@ -132,7 +133,7 @@ async def test_a_url_or_a_path_never_reaches_the_remote_management_api(tmp_path:
 async def test_without_a_management_url_the_actions_that_need_one_are_503_with_what_to_set(tmp_path: Path) -> None:
     async with remote(tmp_path, management=False) as gw:
         refused = await gw.http.post("/admin/v1/models", headers=ADMIN, json={"archive": "m-1.1.mar"})
-        assert (refused.status_code, refused.json()) == (503, {"error": NO_MANAGEMENT})
+        assert error_of(refused) == (503, NO_MANAGEMENT)
         # the policy is the gateway's own: it changes without TorchServe's management API
         policy = await gw.http.put("/admin/v1/models/m/policy", headers=ADMIN, json={"default": "1.0"})
         assert policy.status_code == 200, policy.text
