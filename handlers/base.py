@@ -149,6 +149,8 @@ class SignatureHandler(BaseHandler):
 
     def _explain_one(self, row: Any, headers: dict[str, str]) -> tuple[int, Response]:
         """One explanation (each is its own many-step integral, so explanations are not batched together)."""
+        if self.runtime not in runtimes.GRADIENT_RUNTIMES:
+            return 409, error_body(no_gradients(self.signature.get("name", "this model"), self.runtime))
         try:
             return 200, self.explanation(decode_row(row, headers))
         except InvalidInput as exc:
@@ -243,3 +245,9 @@ def labelled(probabilities: torch.Tensor, labels: list[str], many: bool) -> Resp
     names = [labels[i] for i in probabilities.argmax(dim=1).tolist()]
     rows = probabilities.tolist()
     return Response({"label": names if many else names[0], "probabilities": rows if many else rows[0]})
+
+
+def no_gradients(model: str, runtime: str) -> str:
+    """Why a model served on `runtime` has no explanations, and what serves them."""
+    return (f"model {model!r} is served on {runtime}, which computes no gradients; explanations need its TorchScript "
+            f"archive (python -m serving.archive --runtime torchscript)")

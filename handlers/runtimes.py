@@ -14,6 +14,9 @@ from typing import Any
 import torch
 
 DEFAULT_RUNTIME = "torchscript"
+# The runtimes whose callable has autograd, which Integrated Gradients needs (handlers/explaining.py): ONNX
+# Runtime's session and AOTInductor's compiled graph compute forward passes only.
+GRADIENT_RUNTIMES = frozenset({"torchscript"})
 
 
 def load(runtime: str, path: Path, device: torch.device) -> Callable[..., Any]:

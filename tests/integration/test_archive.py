@@ -88,7 +88,8 @@ def test_a_runtime_the_artifact_lacks_is_refused(artifacts_dir: Path, tmp_path: 
     for name in ("model.pt", "metrics.json", "model_card.md"):
         (folder / name).write_bytes((artifacts_dir / "dqn_cartpole" / name).read_bytes())
     signature = json.loads((artifacts_dir / "dqn_cartpole" / "signature.json").read_text())
-    signature.pop("runtimes")  # an artifact from before the other runtimes
+    signature.pop("runtimes")  # an artifact from before the other runtimes (and their default)
+    signature.pop("default_runtime")
     (folder / "signature.json").write_text(json.dumps(signature))
     with pytest.raises(ArchiveError, match=r"^dqn_cartpole has no onnx export \(it has: torchscript\)$"):
         build(folder, tmp_path / "store", "cpu", runtime="onnx")

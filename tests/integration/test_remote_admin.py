@@ -16,6 +16,7 @@ from serving.gateway.core.catalog import read_archive
 from serving.modelserver import ModelServerSettings, read_keys, start, stop
 from serving.modelserver.keys import KEY_FILE
 from tests.conftest import ARTIFACTS
+from tests.error_bodies import error_of
 from tests.servers import gateway_process, settings_for
 
 ADMIN_KEY = "remote-admin-key-0123456789"
@@ -92,9 +93,9 @@ def test_without_a_management_url_registration_is_a_503_and_predictions_carry_th
     with gateway_process(store, torchserve, tmp_path / "gateway.log", **remote_env(torchserve, False)) as (url, _), \
             httpx.Client(base_url=url, timeout=60) as http:
         refused = http.post("/admin/v1/models", headers=ADMIN, json={"archive": "mlp_classifier-1.1.mar"})
-        assert (refused.status_code, refused.json()) == (503, {"error": (
+        assert error_of(refused) == (503, (
             "this gateway reaches no management API: set GATEWAY_TORCHSERVE_MANAGEMENT_URL and "
-            "GATEWAY_TORCHSERVE_KEY_FILE, or change versions with the Deployments (docs/deploy.md)")})
+            "GATEWAY_TORCHSERVE_KEY_FILE, or change versions with the Deployments (docs/deploy.md)"))
         answer = http.post("/v1/models/mlp_classifier/predict", json=body)  # TorchServe checks the inference key
         assert (answer.status_code, answer.headers["x-model-version"]) == (200, "1.0"), answer.text
         assert http.get("/readyz").json() == {"status": "ready", "models": {"mlp_classifier": True}}

@@ -26,7 +26,9 @@ class Plain:
         return {"probabilities": self.model.predict((await request.json())["instances"])}
 
 
-@serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 1})
+# Ray's docs: max_ongoing_requests (5 by default) caps what reaches the replica, so a batch can only fill when it
+# is at least max_batch_size; twice that keeps the next batch queued while one runs.
+@serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 1}, max_ongoing_requests=2 * BATCH_SIZE)
 class Batched:
     """Each request's rows queued for `@serve.batch`, which runs the queue as one forward pass."""
 

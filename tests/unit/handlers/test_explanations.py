@@ -200,3 +200,13 @@ def test_without_captum_predictions_still_work_and_explanations_say_why(
     assert set(worker.send(harness.json_request({"features": [1, 2, 3]}))[0].json()) == {"label", "probabilities"}
     assert _explain(worker, {"features": [1, 2, 3]}).error(501) == (
         "explanations need Captum in the model server (pip install captum)")
+
+
+def test_a_model_served_without_gradients_says_which_archive_explains_it(tmp_path: Path) -> None:
+    model_dir = tiny.build("tabular-classification", tmp_path, runtime="onnx")
+    worker = harness.start_worker(ClassificationHandler, model_dir)
+    name = worker.handler.signature["name"]
+    assert set(worker.send(harness.json_request({"features": [1, 2, 3]}))[0].json()) == {"label", "probabilities"}
+    assert _explain(worker, {"features": [1, 2, 3]}).error(409) == (
+        f"model {name!r} is served on onnx, which computes no gradients; explanations need its TorchScript archive "
+        "(python -m serving.archive --runtime torchscript)")

@@ -157,7 +157,9 @@ class Guard:
                 request_id_var.reset(token)
             self._count(call, 200, started, None)
 
-        return grpc.stream_stream_rpc_method_handler(handle)
+        # Requests come in as bytes (parsed by the method); responses go out through grpcio's serializer, as
+        # `context.write` takes messages.
+        return grpc.stream_stream_rpc_method_handler(handle, response_serializer=_serialize)
 
     async def _refuse(self, call: Call, context: Context, error: GatewayError | CodecError, started: float,
                       model: str | None, trailers: tuple[tuple[str, str], ...]) -> NoReturn:
@@ -182,3 +184,8 @@ def _note_status(code: grpc.StatusCode) -> None:
 def _model_of(request: Message) -> str | None:
     name = getattr(request, "model_name", None) or getattr(request, "name", None)
     return name if isinstance(name, str) and name else None
+
+
+def _serialize(message: Message) -> bytes:
+    serialized: bytes = message.SerializeToString()
+    return serialized
