@@ -78,12 +78,14 @@ def measure(args: argparse.Namespace, work: Path, log: Callable[[str], None]) ->
             stack_round = functools.partial(_stack_round, stack_scripts, rounds, args.seconds)
             local = InProcessModel(args.artifacts / model, batch_size=max(args.connections))
             body = example_body(args.artifacts / model)
+            # The stack's rounds alternate with the peers' where the model has peers (char_rnn has none: then
+            # they alternate with the in-process rounds, as when no peer is asked for).
+            peers = args.peers if compare.comparable(args.artifacts / model) else []
             for connections in args.connections:
                 for _ in range(args.repeats):
                     rounds["in-process"][connections].append(in_process(local, body, connections, args.seconds))
-                    if not args.peers:
+                    if not peers:
                         stack_round(connections)
-            peers = args.peers if compare.comparable(args.artifacts / model) else []
             measured.peers[model] = [run for name in peers for run in compare.measure(
                 PEERS[name], args.artifacts / model, args, work / "peers", log, stack_round)]
             measured.results[model] = {way: {c: median(runs) for c, runs in by_conn.items()}

@@ -75,6 +75,8 @@ def render(settings: ModelServerSettings) -> str:
         "number_of_netty_threads": settings.ts_number_of_netty_threads,
         "job_queue_size": settings.ts_job_queue_size,
     }
+    if settings.ts_jvm_options.strip():
+        values["vmargs"] = " ".join(settings.ts_jvm_options.split())
     lines = ["# Rendered by serving.modelserver from ModelServerSettings; rewritten at every start."]
     lines += [f"{key}={escape_value(str(value))}" for key, value in values.items()]
     return "\n".join(lines) + "\n"

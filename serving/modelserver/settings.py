@@ -54,6 +54,9 @@ class ModelServerSettings(BaseSettings):
     # Requests queued per model while every worker is busy; beyond it TorchServe answers 503 at once, so an
     # overload shows as refusals the gateway can report instead of latency that grows without bound.
     ts_job_queue_size: int = Field(default=100, gt=0)
+    # Options for TorchServe's JVM (config.properties `vmargs`, which its launcher passes to java); empty: the
+    # JVM's own defaults. docs/benchmarks.md measures what they change in the frontend's memory and speed.
+    ts_jvm_options: str = ""
     # TorchServe's keys expire after 60 minutes by default and every request then fails with 400 until someone
     # regenerates them; the keys instead live as long as the server (they change at every start).
     ts_token_expiration_min: float = Field(default=60 * 24 * 365, gt=0)

@@ -109,6 +109,7 @@ def stream_triton(target: str, key: str, spec: dict[str, Any]) -> list[dict[str,
     import queue
 
     import tritonclient.grpc as client_lib
+    from tritonclient.utils import InferenceServerException
 
     received: queue.Queue[dict[str, Any]] = queue.Queue()
 
@@ -125,12 +126,19 @@ def stream_triton(target: str, key: str, spec: dict[str, Any]) -> list[dict[str,
 
     client = client_lib.InferenceServerClient(url=target)
     client.start_stream(callback, headers={"authorization": f"Bearer {key}"})
+    ended = False
     for request in spec["requests"]:
         prompt = client_lib.InferInput(request.get("input", "prompt"), [1], "BYTES")
         prompt.set_data_from_numpy(np.array([request["prompt"].encode()], dtype=np.object_))
-        client.async_stream_infer(request["model"], [prompt], request_id=request["id"],
-                                  parameters=request.get("parameters"), enable_empty_final_response=True)
-    responses, open_requests = [], len(spec["requests"])
+        try:
+            client.async_stream_infer(request["model"], [prompt], request_id=request["id"],
+                                      parameters=request.get("parameters"), enable_empty_final_response=True)
+        except InferenceServerException:
+            # The server ended the call before this request was queued (a refused key can win that race):
+            # tritonclient reports the call's error through the callback, once.
+            ended = True
+            break
+    responses, open_requests = [], 1 if ended else len(spec["requests"])
     while open_requests if spec.get("cancel_after") is None else len(responses) < spec["cancel_after"]:
         responses.append(received.get(timeout=120))
         open_requests -= "text" not in responses[-1]

@@ -52,6 +52,12 @@ def test_rendered_text() -> None:
     ]
 
 
+def test_jvm_options_become_vmargs_only_when_given() -> None:
+    assert not [line for line in render(ModelServerSettings()).splitlines() if line.startswith("vmargs")]
+    rendered = render(ModelServerSettings(ts_jvm_options=" -Xmx256m\t-XX:+UseSerialGC "))
+    assert rendered.splitlines()[-1] == "vmargs=-Xmx256m -XX:+UseSerialGC"
+
+
 def test_relative_store_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert f"model_store={tmp_path.resolve() / 'store'}" in render(ModelServerSettings(ts_model_store=Path("store")))
