@@ -5,6 +5,7 @@ test never collides with a stack already running); they are set the way a user s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -70,7 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpr
             raise AssertionError(f"make serve never got ready: {log.read_text(errors='replace')[-3000:]}")
         yield url, process, log
     finally:
-        if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # whatever of the group is left: make, the stack
             os.killpg(process.pid, signal.SIGKILL)
         stop(model_server)  # a TorchServe that a failed stop left behind must not outlive the test
 
@@ -107,11 +108,14 @@ def test_the_playground_and_the_api_docs_are_served(stack: tuple[str, subprocess
 def test_sigterm_to_its_group_stops_the_stack(stack: tuple[str, subprocess.Popen[bytes], Path]) -> None:
     url, process, log = stack
     os.killpg(process.pid, signal.SIGTERM)
-    # make itself is in the group and dies of the signal (or exits 0 when the stack stopped first); the stack's
-    # own clean stop is what its log says
-    assert process.wait(timeout=120) in (0, -signal.SIGTERM), log.read_text(errors="replace")[-3000:]
+    # make is in the group too and ends on its own terms (killed by the signal, or exit 2 for a signalled recipe,
+    # or 0); the stack, its child, stops in its own time and says so in the log it shares
+    assert process.wait(timeout=120) in (0, 2, -signal.SIGTERM), log.read_text(errors="replace")[-3000:]
+    deadline = time.monotonic() + 120
+    while "SIGTERM: the stack stopped." not in log.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.5)
     output = log.read_text(errors="replace")
-    assert "TorchServe stopped." in output
+    assert "TorchServe stopped." in output, output[-3000:]
     assert "SIGTERM: the stack stopped." in output
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/livez", timeout=2)
