@@ -167,10 +167,28 @@ def markdown(figures: list[StreamFigures]) -> str:
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":  # a quick look: python -m loadtests.stream_bench URL [KEY [GRPC_HOST:PORT]]
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    """`python -m loadtests.stream_bench URL [KEY [GRPC_HOST:PORT]]`: a quick look at a running gateway's streams.
+    A URL that is not http(s), or a gateway that cannot be reached, is one line and exit 2."""
+    import argparse
 
-    results = measure(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None,
-                      grpc_target=sys.argv[3] if len(sys.argv) > 3 else None)
+    parser = argparse.ArgumentParser(prog="python -m loadtests.stream_bench",
+                                     description="time to first token and tokens/s of a running gateway's streams")
+    parser.add_argument("url", help="the gateway, e.g. http://127.0.0.1:8000")
+    parser.add_argument("key", nargs="?", default=None, help="an API key (none: keys are off)")
+    parser.add_argument("grpc_target", nargs="?", default=None, help="HOST:PORT of its gRPC port, for ModelStreamInfer")
+    args = parser.parse_args(argv)
+    if not args.url.startswith(("http://", "https://")):
+        parser.error(f"URL must start with http:// or https://, got {args.url!r}")
+    try:
+        results = measure(args.url, args.key, grpc_target=args.grpc_target)
+    except httpx.TransportError as error:
+        print(f"error: cannot reach the gateway at {args.url}: {error}")
+        return 2
     print(json.dumps([f.__dict__ for f in results], indent=2))
     print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from loadtests import stream_bench
+from loadtests.stack import free_ports
 from loadtests.stream_bench import StreamFigures, markdown
 
 
@@ -30,3 +34,17 @@ def test_the_grpc_columns_come_when_streams_were_measured_over_grpc() -> None:
     assert "| streamed / unstreamed | gRPC TTFT p50 (ms) | gRPC tokens/s |" in text
     assert "| 1 | 5.0 | 9.0 | 60.0 | 55.0 | 3300.0 | 3600.0 | 0.92 | 4.5 | 3400.0 |" in text
     assert "gRPC" not in markdown([StreamFigures(1, 5.0, 9.0, 60.0, 55.0, 3300.0, 3600.0)])
+
+
+def test_the_command_refuses_a_url_that_is_not_http_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        stream_bench.main(["127.0.0.1:8000"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m loadtests.stream_bench: error: URL must start with http:// or https://, got '127.0.0.1:8000'")
+
+
+def test_the_command_says_when_the_gateway_cannot_be_reached(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_ports(1)[0]  # nothing listens there
+    assert stream_bench.main([f"http://127.0.0.1:{port}"]) == 2
+    assert capsys.readouterr().out.startswith(f"error: cannot reach the gateway at http://127.0.0.1:{port}: ")
