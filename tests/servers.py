@@ -4,6 +4,11 @@ benchmark start the stack the same way)."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
 
 from loadtests.stack import (
     PORT_FIELDS,
@@ -16,7 +21,7 @@ from loadtests.stack import (
 )
 
 __all__ = ["PORT_FIELDS", "ROOT", "free_ports", "gateway_process", "model_server_env", "port_is_free",
-           "running_torchserve", "settings_for"]
+           "running_torchserve", "settings_for", "wait_until_ready"]
 
 
 def port_is_free(port: int) -> bool:
@@ -28,3 +33,17 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, within_s: float = 120) -> None:
+    """Poll `url`/readyz until it answers 200; AssertionError, with the log's tail, when `process` ends first or
+    `within_s` pass."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"the stack never got ready: {log.read_text(errors='replace')[-3000:]}")

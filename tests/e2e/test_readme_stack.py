@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from serving.modelserver import stop
-from tests.servers import ROOT, free_ports, model_server_env, settings_for
+from tests.servers import ROOT, free_ports, model_server_env, settings_for, wait_until_ready
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 README_URL = "http://127.0.0.1:8000"
@@ -59,16 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpr
         process = subprocess.Popen(["make", "serve"], env=env, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
-        deadline = time.monotonic() + READY_WITHIN_S
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        else:
-            raise AssertionError(f"make serve never got ready: {log.read_text(errors='replace')[-3000:]}")
+        wait_until_ready(url, process, log, READY_WITHIN_S)
         yield url, process, log
     finally:
         with contextlib.suppress(ProcessLookupError):  # whatever of the group is left: make, the stack

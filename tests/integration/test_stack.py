@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,19 +17,15 @@ import psutil
 import pytest
 
 from serving.modelserver import stop
-from tests.servers import PORT_FIELDS, ROOT, free_ports, model_server_env, port_is_free, settings_for
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"the stack never got ready: {log.read_text()[-2000:]}")
+from tests.servers import (
+    PORT_FIELDS,
+    ROOT,
+    free_ports,
+    model_server_env,
+    port_is_free,
+    settings_for,
+    wait_until_ready,
+)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -50,7 +45,7 @@ def test_stack_serves_prints_curls_and_a_signal_to_its_group_stops_everything(
         process = subprocess.Popen([sys.executable, "-m", "serving.stack"], env=env, cwd=ROOT, stdout=sink,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            _wait_until_ready(url, process, log)
+            wait_until_ready(url, process, log)
             answer = httpx.post(f"{url}/v1/models/linear_regression/predict", json={"features": [0.0] * 10})
             assert answer.status_code == 200, log.read_text()[-2000:]
             # the banner's gRPC example, run as printed (tritonclient.grpc, on the gRPC port)
