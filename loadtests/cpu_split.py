@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from loadtests import stack_memory, wrk
+from loadtests import run_counts, stack_memory, wrk
 from loadtests.peers.torchserve import BEST
 from loadtests.stack import local_stack, running_torchserve, settings_for
 from serving.archive.builder import build
@@ -122,15 +122,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m loadtests.cpu_split", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="the trained models")
     parser.add_argument("--model", default="mlp_classifier")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=20, help="seconds of load on each server before the rounds")
+    run_counts.add(parser, warmup_s=20)
     args = parser.parse_args(argv)
     if not (args.artifacts / args.model / "signature.json").is_file():
         parser.exit(2, f"error: {args.artifacts} has no trained {args.model} (make export trains it)\n")
-    if min(args.connections, args.seconds, args.repeats, args.warmup) < 1:
-        parser.exit(2, "error: --connections, --seconds, --repeats and --warmup must be at least 1\n")
+    run_counts.check(parser, args)
     return args
 
 

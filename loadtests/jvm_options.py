@@ -4,7 +4,7 @@ takes turns on their gateways (v1 predict of one model) round by round, so a bus
 alike; then each stack's memory (PSS: the JVM, the model's workers, the gateway) and its time to ready.
 
     python -m loadtests.jvm_options --store model_store --model mlp_classifier \\
-        --options "" "-XX:+UseSerialGC -Xmx256m" --connections 16 --seconds 5 --repeats 3
+        --options "" "-XX:+UseSerialGC -Xms32m -Xmx1g -Xss512k" --warmup 60 --repeats 5
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests import stack_memory, wrk
+from loadtests import run_counts, stack_memory, wrk
 from loadtests.stack import LocalStack, gateway_process, running_torchserve, settings_for, wait_until_up
 from serving.examples import example_request
 from serving.gateway.core.catalog import Catalog
+from serving.modelserver import ModelServerSettings
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m loadtests.jvm_options", description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, default=Path("model_store"), help="the archives to serve")
     parser.add_argument("--model", default="mlp_classifier", help="the model wrk predicts with")
-    parser.add_argument("--options", nargs="+", default=["", "-XX:+UseSerialGC -Xmx256m"],
+    parser.add_argument("--options", nargs="+", default=["", ModelServerSettings().ts_jvm_options],
                         help="the JVM option sets to compare (\"\" for the JVM's defaults)")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of load on each stack before the rounds")
+    run_counts.add(parser, warmup_s=2)
     args = parser.parse_args(argv)
     if not (args.store / f"{args.model}.mar").is_file():
         parser.exit(2, f"error: {args.store} has no {args.model}.mar (make archive builds it)\n")
-    if min(args.connections, args.seconds, args.repeats, args.warmup) < 1:
-        parser.exit(2, "error: --connections, --seconds, --repeats and --warmup must be at least 1\n")
+    run_counts.check(parser, args)
     return args
 
 
