@@ -74,7 +74,8 @@ def describe(folder: Path, spec: ModelSpec, signature: dict[str, Any], metrics: 
 
 def sync_serving(folder: Path, spec: ModelSpec) -> bool:
     """Bring signature.json's serving hints and default runtime up to the registry's (they choose how TorchServe
-    serves the model, not the weights, so a change needs no retraining); True when the file changed."""
+    serves the model, not the weights, so a change needs no retraining), and the model card that states the
+    default with them; True when the file changed."""
     path = folder / SIGNATURE_FILE
     signature = read_json(path)
     wanted: dict[str, Any] = {"serving": dict(spec.serving)}
@@ -82,7 +83,11 @@ def sync_serving(folder: Path, spec: ModelSpec) -> bool:
         wanted["default_runtime"] = spec.default_runtime
     if all(signature.get(key) == value for key, value in wanted.items()):
         return False
-    _write_json(path, {**signature, **wanted})
+    metrics = folder / METRICS_FILE
+    if metrics.is_file():
+        describe(folder, spec, {**signature, **wanted}, read_json(metrics))
+    else:  # a folder with a signature alone (tests, a hand-made artifact): nothing else describes it
+        _write_json(path, {**signature, **wanted})
     return True
 
 

@@ -84,7 +84,11 @@ def test_train_missing_reexports_a_missing_program_from_model_pt_without_retrain
         assert (folder / artifacts.MODEL_FILE).read_bytes() == before[folder.name]  # not retrained
         signature = json.loads((folder / artifacts.SIGNATURE_FILE).read_text())
         assert signature["explanation"] == {"file": PROGRAM, "format": "torch.export"}
-        assert signature["default_runtime"] == registry.get(folder.name).default_runtime
+        default = registry.get(folder.name).default_runtime
+        assert signature["default_runtime"] == default
+        card = (folder / artifacts.CARD_FILE).read_text()
+        assert f"Served by default on **{default}**" in card
+        assert "carries `model.explain.pt2`, torch.export's program of the eager module" in card
         checked = json.loads((folder / artifacts.METRICS_FILE).read_text())["explanation"]
         assert checked["source"] == "model.pt"
         assert checked["parity_max_abs_diff"] <= checked["tolerance"]
