@@ -60,25 +60,33 @@ class SignatureHandler(BaseHandler):
         self.device = torch.device(f"cuda:{gpu_id}" if use_gpu else "cpu")
         self.model_pt_path = str(model_dir / self.manifest["model"]["serializedFile"])
         self.model = runtimes.load(self.runtime, Path(self.model_pt_path), self.device)
-        self.explainer = self._explainer(model_dir)
+        self.explainer, self.program_path = self._explainer(model_dir)
         self.initialized = True
 
-    def _explainer(self, model_dir: Path) -> Callable[..., Any] | None:
-        """What explanations differentiate: the served module where its runtime has gradients, else the
-        explanation program signature.json names (loaded at start, so a broken file stops the worker rather
-        than failing the first explanation), else nothing."""
+    def _explainer(self, model_dir: Path) -> tuple[Callable[..., Any] | None, Path | None]:
+        """What explanations differentiate: the served module where its runtime has gradients; else the
+        explanation program signature.json names, checked now (a missing file or an unknown format stops the
+        worker) but loaded by the first explanation (`differentiable`): loading it imports torch.export's
+        deserializer, about 2 s and 150 MiB per worker that only explained models should pay. Else nothing."""
         if self.runtime in runtimes.GRADIENT_RUNTIMES:
-            return self.model
+            return self.model, None
         entry = self.signature.get("explanation")
         if not entry:
-            return None
+            return None, None
         if entry.get("format") != runtimes.PROGRAM_FORMAT:
             raise ValueError(f"explanation program of format {entry.get('format')!r}; this handler loads "
                              f"{runtimes.PROGRAM_FORMAT!r}")
-        return runtimes.load_program(model_dir / entry["file"], self.device)
+        program = model_dir / entry["file"]
+        if not program.is_file():
+            raise FileNotFoundError(f"signature.json names the explanation program {entry['file']}, which the "
+                                    "archive lacks")
+        return None, program
 
     def differentiable(self) -> Callable[..., Any]:
-        """The module an explanation differentiates; InvalidInput (409) where the archive has none."""
+        """The module an explanation differentiates, the explanation program loaded on first use; InvalidInput
+        (409) where the archive has neither."""
+        if self.explainer is None and self.program_path is not None:
+            self.explainer = runtimes.load_program(self.program_path, self.device)
         if self.explainer is None:
             raise InvalidInput(no_gradients(self.signature.get("name", "this model"), self.runtime), 409)
         return self.explainer

@@ -232,8 +232,8 @@ def test_on_onnx_runtime_the_explanation_program_explains_as_torchscript_does(
     reference = harness.start_worker(handler, tiny.build(kind, models))
     worker = harness.start_worker(handler, tiny.build(kind, tmp_path, runtime="onnx"))
     assert worker.handler.runtime == "onnx"
-    assert worker.handler.explainer is not worker.handler.model  # ONNX Runtime predicts, the program explains
     assert worker.handler.signature["explanation"] == {"file": "model.explain.pt2", "format": "torch.export"}
+    assert worker.handler.explainer is None  # loaded by the first explanation, not at start
     for body in bodies:
         expected, got = _explain(reference, body), _explain(worker, body)
         assert (got.status, expected.status) == (200, 200), got.body
@@ -241,6 +241,24 @@ def test_on_onnx_runtime_the_explanation_program_explains_as_torchscript_does(
         inputs = {k: v for k, v in body.items() if k in ("features", "pixels")}
         (predicted,), (reference_prediction,) = (w.send(harness.json_request(inputs)) for w in (worker, reference))
         assert predicted.json() == approx_json(reference_prediction.json(), 1e-5)
+    assert isinstance(worker.handler.explainer, torch.fx.GraphModule)  # the program explained, ONNX Runtime predicted
+    assert type(worker.handler.model).__name__ == "OrtModule"
+
+
+def test_a_named_explanation_program_the_archive_lacks_stops_the_worker(tmp_path: Path) -> None:
+    model_dir = tiny.build("regression", tmp_path, runtime="onnx")
+    (model_dir / "model.explain.pt2").unlink()
+    with pytest.raises(FileNotFoundError, match="signature.json names the explanation program model.explain.pt2, "
+                                                "which the archive lacks"):
+        harness.start_worker(RegressionHandler, model_dir)
+
+
+def test_a_program_that_fails_to_load_fails_the_explanation_not_the_worker(tmp_path: Path) -> None:
+    model_dir = tiny.build("regression", tmp_path, runtime="onnx")
+    (model_dir / "model.explain.pt2").write_bytes(b"not a program")
+    worker = harness.start_worker(RegressionHandler, model_dir)
+    assert _explain(worker, {"features": [1, 2, 3]}).error(500) == "explanation failed; see the model server log"
+    assert "prediction" in worker.send(harness.json_request({"features": [1, 2, 3]}))[0].json()
 
 
 def test_an_explanation_program_of_another_format_stops_the_worker(tmp_path: Path) -> None:
