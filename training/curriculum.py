@@ -23,7 +23,7 @@ SERVING = {"batch_size": 1, "max_batch_delay_ms": 0, "torch_threads": 1}
 
 register(ModelSpec(
     name="linear_regression",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.REGRESSION,
     dataset="diabetes",
     summary="Predicts disease progression one year on from ten baseline measurements.",
@@ -49,7 +49,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="logistic_regression",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.TABULAR_CLASSIFICATION,
     dataset="breast_cancer",
     summary="Classifies a breast mass as malignant or benign from 30 features of a digitized image.",
@@ -74,7 +74,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="mlp_classifier",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.TABULAR_CLASSIFICATION,
     dataset="wine",
     summary="Names the cultivar of a wine from 13 chemical measurements.",
@@ -102,7 +102,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="cnn_digits",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.IMAGE_CLASSIFICATION,
     dataset="digits",
     summary="Reads a handwritten digit from an 8x8 grayscale image.",
@@ -162,7 +162,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="transfer_cnn",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.IMAGE_CLASSIFICATION,
     dataset="digits",
     summary="Reads a digit after learning from only 200 labels, by reusing a ResNet pretrained on shapes.",
