@@ -59,13 +59,7 @@ class TextGenerationHandler(SignatureHandler):
     def predict(self, items: list[Any]) -> list[Response]:
         jobs: list[Job] = items
         prompts = [job.prompt for job in jobs]
-        states, last = [], []
-        for job in jobs:
-            start = self._zeros(1) if job.state is None else job.state.to(self.device)
-            logits, state = self._read_prompt(job.prompt.tokens.unsqueeze(0).to(self.device), start)
-            states.append(state)
-            last.append(logits[0, -1])
-        state, logits = torch.cat(states), torch.stack(last)
+        state, logits = self._read_prompts(jobs)
         generators = [generator_for(job, torch.device(self.device)) for job in jobs]
         produced: list[list[int]] = [[] for _ in jobs]
         ends: list[Resume | None] = [None] * len(jobs)
@@ -94,6 +88,22 @@ class TextGenerationHandler(SignatureHandler):
             return Response({"text": text, "seed": job.prompt.seed})
         return Response({"text": text, "seed": job.prompt.seed, "resume": end.encode()})
 
+    def _read_prompts(self, jobs: list[Job]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every job's state after its prompt and its next-token logits, in batch order. Prompts of one length
+        are read in one call (a resumed step's prompt is its one last token, so the steps of many streams are)."""
+        by_length: dict[int, list[int]] = {}
+        for i, job in enumerate(jobs):
+            by_length.setdefault(len(job.prompt.tokens), []).append(i)
+        states: list[torch.Tensor] = [self._zeros(0)] * len(jobs)
+        last: list[torch.Tensor] = [self._zeros(0)] * len(jobs)
+        for rows in by_length.values():
+            tokens = torch.stack([jobs[i].prompt.tokens for i in rows]).to(self.device)
+            start = torch.cat([self._start(jobs[i]) for i in rows])
+            logits, state = self._read_prompt(tokens, start)
+            for k, i in enumerate(rows):
+                states[i], last[i] = state[k:k + 1], logits[k, -1]
+        return torch.cat(states), torch.stack(last)
+
     def _read_prompt(self, tokens: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The prompt's logits and final state: in one call, or one token per call where the served file
         is a single GRU step (the exported runtimes, whose graphs fix the sequence length)."""
@@ -103,6 +113,10 @@ class TextGenerationHandler(SignatureHandler):
         for position in range(tokens.shape[1]):
             logits, state = self.model(tokens[:, position:position + 1], state)
         return logits, state
+
+    def _start(self, job: Job) -> torch.Tensor:
+        """The state a job's prompt is read from: where its previous chunk ended, or zeros."""
+        return self._zeros(1) if job.state is None else job.state.to(self.device)
 
     def _zeros(self, batch: int) -> torch.Tensor:
         return torch.zeros(batch, self.layers, self.hidden, device=self.device)
