@@ -10,6 +10,7 @@ from handlers.checks import bounded, integer
 from handlers.errors import InvalidInput
 
 MAX_SEED = 2**63 - 1
+GREEDY_BELOW = 1e-4  # temperatures below are greedy: float32 logits divided by less overflow
 
 
 def seed_of(fields: dict[str, Any]) -> int:
@@ -52,16 +53,53 @@ def parse_prompt(fields: dict[str, Any], index: dict[str, int], cap: int, max_pr
     )
 
 
-def sample(logits: torch.Tensor, prompts: list[Prompt], generators: list[torch.Generator]) -> torch.Tensor:
-    """One next token per row: greedy at temperature 0, else softmax(logits / T) over the top-k."""
-    tokens = []
-    for row, prompt, generator in zip(logits, prompts, generators, strict=True):
-        if prompt.temperature < 1e-4:
-            tokens.append(row.argmax())
-            continue
-        scaled = row / prompt.temperature
-        if prompt.top_k:
-            kth = torch.topk(scaled, prompt.top_k).values[-1]
+MASK64 = 2**64 - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix64(x: int) -> int:
+    """SplitMix64's finaliser: a bijection of 64-bit integers that scatters every input bit over the output."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+def uniform(seed: int, position: int) -> float:
+    """The draw in [0, 1) for the token at `position` (0: the first new one) of the continuation with `seed`.
+
+    A counter-based generator (SplitMix64 keyed by the seed, counting positions): the draw depends on the seed
+    and the position only, so a continuation resumed at any position from (seed, position) goes on exactly as one
+    request would, and the state to carry is two integers, not a generator's."""
+    key = _mix64(seed & MASK64)
+    return (_mix64((key + (position + 1) * GOLDEN) & MASK64) >> 11) * 2.0**-53
+
+
+class Sampler:
+    """One next token per row of a batch: greedy at temperature 0, else softmax(logits / T) over the top-k, drawn by
+    inverse transform with each row's `uniform(seed, position)`. The whole batch in a few tensor operations."""
+
+    def __init__(self, prompts: list[Prompt], starts: list[int]) -> None:
+        self.prompts, self.starts = prompts, starts  # starts: each row's position before its first token here
+        self.temperature = torch.tensor([max(p.temperature, GREEDY_BELOW) for p in prompts]).unsqueeze(1)
+        self.greedy = torch.tensor([p.temperature < GREEDY_BELOW for p in prompts])
+        self.top_k = [p.top_k for p in prompts]
+
+    def draw(self, logits: torch.Tensor, rows: list[int], step: int) -> torch.Tensor:
+        """Tokens for `rows` (indices into the prompts; `logits` has one row for each) at their `step`-th token."""
+        index = torch.tensor(rows)
+        scaled = logits.float() / self.temperature.index_select(0, index).to(logits.device)
+        top_k = [self.top_k[r] for r in rows]
+        if any(top_k):
+            best = torch.topk(scaled, max(top_k), dim=-1).values
+            kth = best.gather(1, torch.tensor([[max(k, 1) - 1] for k in top_k], device=best.device))
+            kth[torch.tensor([k == 0 for k in top_k], device=best.device)] = float("-inf")
             scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-        tokens.append(torch.multinomial(torch.softmax(scaled, dim=-1), 1, generator=generator)[0])
-    return torch.stack(tokens)
+        probabilities = torch.softmax(scaled, dim=-1).double()
+        cumulative = probabilities.cumsum(dim=-1)
+        draws = torch.tensor([uniform(self.prompts[r].seed, self.starts[r] + step) for r in rows],
+                             dtype=torch.float64, device=logits.device)
+        tokens = torch.searchsorted(cumulative, (draws * cumulative[:, -1]).unsqueeze(1), right=True).squeeze(1)
+        # A draw that rounds up onto the total falls past the end: the last token that has any probability.
+        last = (probabilities > 0).long().cumsum(dim=-1).argmax(dim=-1)
+        tokens = torch.minimum(tokens, last)
+        return torch.where(self.greedy.index_select(0, index).to(logits.device), logits.argmax(dim=-1), tokens)

@@ -7,8 +7,8 @@ import torch
 from handlers.base import SignatureHandler
 from handlers.checks import integer
 from handlers.errors import InvalidInput
-from handlers.generation_step import Job, Resume, generator_for, rng_state_size
-from handlers.sampling import Prompt, parse_prompt, sample
+from handlers.generation_step import Job, Resume
+from handlers.sampling import Prompt, Sampler, parse_prompt
 from handlers.wire import Request, Response
 
 MAX_PROMPT_CHARS = 2000
@@ -18,15 +18,14 @@ class TextGenerationHandler(SignatureHandler):
     """`{"prompt", "max_new_tokens", "temperature", "top_k", "seed"}` → `{"text", "seed"}`; with `"step": n`
     (and later `"resume"`) one chunk of n tokens at a time (handlers/generation_step.py).
 
-    Each prompt is read on its own (prompts differ in length); the sampling steps then run the whole batch
-    through the model together, each row with its own seeded generator."""
+    Prompts are read in one pass per length; the sampling steps then run the whole batch through the model and
+    the sampler together, each row drawing from its own seed (handlers/sampling.py)."""
 
     def setup(self) -> None:
         self.vocab: list[str] = list(self.signature["vocab"])
         self.index = {ch: i for i, ch in enumerate(self.vocab)}
         self.cap = int(self.signature["max_new_tokens"])
         _, self.layers, self.hidden = (int(d) for d in self.signature["inputs"][1]["shape"])
-        self.rng_bytes = rng_state_size(torch.device(self.device))
         self.one_step = self.served_inputs()[0]["shape"][1] == 1
 
     def parse(self, request: Request) -> Job:
@@ -46,10 +45,11 @@ class TextGenerationHandler(SignatureHandler):
             raise InvalidInput("'resume' needs 'step' (how many tokens to generate)")
         if "prompt" in fields or "text" in fields:
             raise InvalidInput("a resumed step takes no 'prompt': it continues the text it was given")
-        resume = Resume.decode(fields["resume"], len(self.vocab), (self.layers, self.hidden), self.rng_bytes)
+        resume = Resume.decode(fields["resume"], len(self.vocab), (self.layers, self.hidden))
         options = self._prompt({**fields, "prompt": "", "seed": 0})
-        prompt = Prompt(torch.tensor([resume.token]), options.max_new_tokens, options.temperature, options.top_k, 0)
-        return Job(prompt, resume.state, resume.rng, stepped=True)
+        prompt = Prompt(torch.tensor([resume.token]), options.max_new_tokens, options.temperature, options.top_k,
+                        resume.seed)
+        return Job(prompt, resume.state, resume.position, stepped=True)
 
     def _prompt(self, fields: dict[str, Any]) -> Prompt:
         return parse_prompt(fields, self.index, self.cap, MAX_PROMPT_CHARS,
@@ -60,17 +60,18 @@ class TextGenerationHandler(SignatureHandler):
         jobs: list[Job] = items
         prompts = [job.prompt for job in jobs]
         state, logits = self._read_prompts(jobs)
-        generators = [generator_for(job, torch.device(self.device)) for job in jobs]
+        sampler = Sampler(prompts, [job.position for job in jobs])
         produced: list[list[int]] = [[] for _ in jobs]
         ends: list[Resume | None] = [None] * len(jobs)
         rows = list(range(len(jobs)))  # the rows still generating, in batch order
         for step in range(max(p.max_new_tokens for p in prompts)):
-            tokens = sample(logits, [prompts[r] for r in rows], [generators[r] for r in rows])
+            tokens = sampler.draw(logits, rows, step)
             for i, row in enumerate(rows):
                 produced[row].append(int(tokens[i]))
                 if step == prompts[row].max_new_tokens - 1 and jobs[row].stepped:
                     # The state before this token is fed: the next chunk feeds it, as the next step would.
-                    ends[row] = Resume(int(tokens[i]), state[i:i + 1].clone(), generators[row].get_state())
+                    ends[row] = Resume(int(tokens[i]), state[i:i + 1].clone(), prompts[row].seed,
+                                       jobs[row].position + step + 1)
             keep = [i for i, row in enumerate(rows) if step + 1 < prompts[row].max_new_tokens]
             if not keep:
                 break
