@@ -76,30 +76,39 @@ def uniform(seed: int, position: int) -> float:
 
 class Sampler:
     """One next token per row of a batch: greedy at temperature 0, else softmax(logits / T) over the top-k, drawn by
-    inverse transform with each row's `uniform(seed, position)`. The whole batch in a few tensor operations."""
+    inverse transform with each row's `uniform(seed, position)`. The whole batch in a few tensor operations; rows
+    that finish leave it (`keep`), as they leave the model's batch."""
 
-    def __init__(self, prompts: list[Prompt], starts: list[int]) -> None:
-        self.prompts, self.starts = prompts, starts  # starts: each row's position before its first token here
-        self.temperature = torch.tensor([max(p.temperature, GREEDY_BELOW) for p in prompts]).unsqueeze(1)
-        self.greedy = torch.tensor([p.temperature < GREEDY_BELOW for p in prompts])
-        self.top_k = [p.top_k for p in prompts]
+    def __init__(self, prompts: list[Prompt], starts: list[int], device: torch.device | str = "cpu") -> None:
+        self.seeds = [p.seed for p in prompts]
+        self.starts = list(starts)  # each row's position before its first token here
+        self.temperature = torch.tensor([[max(p.temperature, GREEDY_BELOW)] for p in prompts], device=device)
+        self.greedy = torch.tensor([p.temperature < GREEDY_BELOW for p in prompts], device=device)
+        self.top_k = max(p.top_k for p in prompts)  # the most any row keeps (0: none has a top-k)
+        self.kth = torch.tensor([[max(p.top_k, 1) - 1] for p in prompts], device=device)
+        self.all_tokens = torch.tensor([p.top_k == 0 for p in prompts], device=device)
+        self.any_greedy = bool(self.greedy.any())
 
-    def draw(self, logits: torch.Tensor, rows: list[int], step: int) -> torch.Tensor:
-        """Tokens for `rows` (indices into the prompts; `logits` has one row for each) at their `step`-th token."""
-        index = torch.tensor(rows)
-        scaled = logits.float() / self.temperature.index_select(0, index).to(logits.device)
-        top_k = [self.top_k[r] for r in rows]
-        if any(top_k):
-            best = torch.topk(scaled, max(top_k), dim=-1).values
-            kth = best.gather(1, torch.tensor([[max(k, 1) - 1] for k in top_k], device=best.device))
-            kth[torch.tensor([k == 0 for k in top_k], device=best.device)] = float("-inf")
+    def keep(self, rows: list[int]) -> None:
+        """Only these rows (indices into the current ones, in order) go on."""
+        index = torch.tensor(rows, device=self.temperature.device)
+        self.seeds, self.starts = [self.seeds[i] for i in rows], [self.starts[i] for i in rows]
+        self.temperature, self.greedy = self.temperature.index_select(0, index), self.greedy.index_select(0, index)
+        self.kth, self.all_tokens = self.kth.index_select(0, index), self.all_tokens.index_select(0, index)
+
+    def draw(self, logits: torch.Tensor, step: int) -> torch.Tensor:
+        """The current rows' tokens (`logits` has one row each) at their `step`-th token of this batch."""
+        scaled = logits / self.temperature
+        if self.top_k:
+            kth = torch.topk(scaled, self.top_k, dim=-1).values.gather(1, self.kth)
+            kth.masked_fill_(self.all_tokens.unsqueeze(1), float("-inf"))
             scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-        probabilities = torch.softmax(scaled, dim=-1).double()
-        cumulative = probabilities.cumsum(dim=-1)
-        draws = torch.tensor([uniform(self.prompts[r].seed, self.starts[r] + step) for r in rows],
+        cumulative = torch.softmax(scaled, dim=-1).double().cumsum(dim=-1)
+        total = cumulative[:, -1:]
+        draws = torch.tensor([[uniform(seed, start + step)] for seed, start in zip(self.seeds, self.starts,
+                                                                                    strict=True)],
                              dtype=torch.float64, device=logits.device)
-        tokens = torch.searchsorted(cumulative, (draws * cumulative[:, -1]).unsqueeze(1), right=True).squeeze(1)
-        # A draw that rounds up onto the total falls past the end: the last token that has any probability.
-        last = (probabilities > 0).long().cumsum(dim=-1).argmax(dim=-1)
-        tokens = torch.minimum(tokens, last)
-        return torch.where(self.greedy.index_select(0, index).to(logits.device), logits.argmax(dim=-1), tokens)
+        # Strictly below the total, the first cumulative sum above the target is a token with some probability.
+        target = torch.minimum(draws * total, torch.nextafter(total, torch.zeros_like(total)))
+        tokens = torch.searchsorted(cumulative, target, right=True).squeeze(1)
+        return torch.where(self.greedy, logits.argmax(dim=-1), tokens) if self.any_greedy else tokens

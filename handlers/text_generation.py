@@ -60,12 +60,12 @@ class TextGenerationHandler(SignatureHandler):
         jobs: list[Job] = items
         prompts = [job.prompt for job in jobs]
         state, logits = self._read_prompts(jobs)
-        sampler = Sampler(prompts, [job.position for job in jobs])
+        sampler = Sampler(prompts, [job.position for job in jobs], self.device)
         produced: list[list[int]] = [[] for _ in jobs]
         ends: list[Resume | None] = [None] * len(jobs)
         rows = list(range(len(jobs)))  # the rows still generating, in batch order
         for step in range(max(p.max_new_tokens for p in prompts)):
-            tokens = sampler.draw(logits, rows, step)
+            tokens = sampler.draw(logits, step)
             for i, row in enumerate(rows):
                 produced[row].append(int(tokens[i]))
                 if step == prompts[row].max_new_tokens - 1 and jobs[row].stepped:
@@ -79,6 +79,7 @@ class TextGenerationHandler(SignatureHandler):
                 index = torch.tensor(keep, device=state.device)
                 state, tokens = state.index_select(0, index), tokens.index_select(0, index)
                 rows = [rows[i] for i in keep]
+                sampler.keep(keep)
             logits, state = self.model(tokens.view(-1, 1), state)
             logits = logits[:, -1]
         return [self._reply(ids, job, end) for ids, job, end in zip(produced, jobs, ends, strict=True)]

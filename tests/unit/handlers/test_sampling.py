@@ -39,7 +39,7 @@ def test_tokens_come_with_the_softmax_probabilities() -> None:
     expected = torch.softmax(logits[0] / 0.7, dim=0).tolist()
     counts = [0] * 4
     for seed in range(4000):
-        counts[int(Sampler([_prompt(0.7, seed=seed)], [0]).draw(logits, [0], 0))] += 1
+        counts[int(Sampler([_prompt(0.7, seed=seed)], [0]).draw(logits, 0))] += 1
     for count, p in zip(counts, expected, strict=True):
         assert abs(count / 4000 - p) < 4 * math.sqrt(p * (1 - p) / 4000)
 
@@ -47,19 +47,20 @@ def test_tokens_come_with_the_softmax_probabilities() -> None:
 def test_top_k_keeps_the_k_most_likely_and_temperature_zero_is_the_most_likely() -> None:
     logits = torch.tensor([[0.5, 3.0, 2.0, -4.0, 1.0]] * 3)
     prompts = [_prompt(5.0, top_k=2, seed=s) for s in range(200)]
-    drawn = {int(Sampler([p], [0]).draw(logits[:1], [0], step)) for p in prompts for step in range(3)}
+    drawn = {int(Sampler([p], [0]).draw(logits[:1], step)) for p in prompts for step in range(3)}
     assert drawn == {1, 2}
     sampler = Sampler([_prompt(0.0), _prompt(1e-300), _prompt(1.0, top_k=1, seed=3)], [0, 0, 0])
-    assert sampler.draw(logits, [0, 1, 2], 0).tolist() == [1, 1, 1]
+    assert sampler.draw(logits, 0).tolist() == [1, 1, 1]
 
 
 def test_each_row_draws_as_it_would_alone_at_its_own_position() -> None:
     logits = torch.randn(4, 30, generator=torch.Generator().manual_seed(0))
     prompts = [_prompt(1.0, seed=1), _prompt(0.8, top_k=5, seed=2), _prompt(0.0), _prompt(1.3, seed=4)]
     starts = [0, 17, 3, 250]
-    together = Sampler(prompts, starts).draw(logits, [0, 1, 2, 3], 5)
-    alone = [int(Sampler([p], [s]).draw(logits[i:i + 1], [0], 5)) for i, (p, s) in enumerate(zip(prompts, starts,
-                                                                                             strict=True))]
+    together = Sampler(prompts, starts).draw(logits, 5)
+    alone = [int(Sampler([p], [s]).draw(logits[i:i + 1], 5)) for i, (p, s) in enumerate(zip(prompts, starts,
+                                                                                          strict=True))]
     assert together.tolist() == alone
-    later = Sampler(prompts, starts).draw(logits[[1, 3]], [1, 3], 5)  # rows that left the batch shift none
-    assert later.tolist() == [alone[1], alone[3]]
+    sampler = Sampler(prompts, starts)
+    sampler.keep([1, 3])  # rows that left the batch shift none of the others
+    assert sampler.draw(logits[[1, 3]], 5).tolist() == [alone[1], alone[3]]
