@@ -91,3 +91,22 @@ async def test_a_stream_that_leaves_or_is_cancelled_releases_the_others() -> Non
     c.leave()
     await asyncio.wait_for(waiting, 0.1)
     assert cohorts.by_model[("m", "1")].members == [a]
+
+
+async def test_while_streams_keep_arriving_the_later_steps_wait_for_them_max_hold_s_at_most() -> None:
+    cohorts = Cohorts(linger_s=10, settle_s=0.04, max_hold_s=10)
+    early = cohorts.join("m", "1")
+    early.answered()
+    late = cohorts.join("m", "1")  # a stream that just arrived: its first chunk comes before the other's second
+    late.answered()
+    waiting = asyncio.ensure_future(early.ready())
+    await asyncio.sleep(0.02)
+    assert not waiting.done()
+    await asyncio.wait_for(late.ready(), 0.2)  # settle_s after the latest arrival, both leave
+    await asyncio.wait_for(waiting, 0.01)
+    bounded = Cohorts(linger_s=10, settle_s=10, max_hold_s=0.03)
+    first, second = bounded.join("m", "1"), bounded.join("m", "1")
+    _answered(first, second)
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(asyncio.gather(first.ready(), second.ready()), 0.5)
+    assert 0.025 <= asyncio.get_running_loop().time() - started < 0.3
