@@ -1,6 +1,7 @@
 """A continuation generated chunk by chunk through the gateway's data plane: each chunk is one step request
-(handlers/generation_step.py) to the model, which the core's coalescer batches with the steps of other
-streams, and the next is asked for only when the reader has taken the one before.
+(handlers/generation_step.py) to the model, and the next is asked for only when the reader has taken the one
+before. A later step waits for the other streams of its model (streaming/cohort.py), and the core's coalescer
+sends the steps that leave together in one call.
 
 So a client that goes away stops the generation at once (its next step is never sent, or is dropped from the
 coalescer's queue), a slow reader holds at most one chunk in the gateway, and every stream shares the worker
