@@ -14,3 +14,7 @@ HANDLERS = {
     "image-generation": ("image_generation", "ImageGenerationHandler"),
     "policy": ("policy", "PolicyHandler"),
 }
+# The kinds whose handler explains its predictions (Integrated Gradients, handlers/explaining.py). Training exports
+# an explanation program for their models (model.explain.pt2), so that they explain on any runtime; the gateway's
+# ModelKind objects route /explain to these kinds and refuse to start unless they name the same ones.
+EXPLAINED_KINDS = frozenset({"regression", "tabular-classification", "image-classification"})

@@ -3,10 +3,15 @@
 The model file is loaded by the runtime signature.json names (handlers/runtimes.py: TorchScript, AOTInductor
 or ONNX Runtime) onto the device TorchServe assigns; this class adds the signature, per-request errors, a
 warm-up and the batch bookkeeping, so a kind overrides only `parse` and `predict`. One bad request in a batch
-fails alone with a 4xx; nothing a client sends can kill the worker."""
+fails alone with a 4xx; nothing a client sends can kill the worker.
+
+A kind that explains overrides `explanation` and differentiates `differentiable()`: the served module where its
+runtime has gradients (TorchScript), else the archive's explanation program (torch.export's program, beside the
+ONNX Runtime or AOTInductor file that predicts)."""
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +60,36 @@ class SignatureHandler(BaseHandler):
         self.device = torch.device(f"cuda:{gpu_id}" if use_gpu else "cpu")
         self.model_pt_path = str(model_dir / self.manifest["model"]["serializedFile"])
         self.model = runtimes.load(self.runtime, Path(self.model_pt_path), self.device)
+        self.explainer, self.program_path = self._explainer(model_dir)
         self.initialized = True
+
+    def _explainer(self, model_dir: Path) -> tuple[Callable[..., Any] | None, Path | None]:
+        """What explanations differentiate: the served module where its runtime has gradients; else the
+        explanation program signature.json names, checked now (a missing file or an unknown format stops the
+        worker) but loaded by the first explanation (`differentiable`): loading it imports torch.export's
+        deserializer, about 2 s and 150 MiB per worker that only explained models should pay. Else nothing."""
+        if self.runtime in runtimes.GRADIENT_RUNTIMES:
+            return self.model, None
+        entry = self.signature.get("explanation")
+        if not entry:
+            return None, None
+        if entry.get("format") != runtimes.PROGRAM_FORMAT:
+            raise ValueError(f"explanation program of format {entry.get('format')!r}; this handler loads "
+                             f"{runtimes.PROGRAM_FORMAT!r}")
+        program = model_dir / entry["file"]
+        if not program.is_file():
+            raise FileNotFoundError(f"signature.json names the explanation program {entry['file']}, which the "
+                                    "archive lacks")
+        return None, program
+
+    def differentiable(self) -> Callable[..., Any]:
+        """The module an explanation differentiates, the explanation program loaded on first use; InvalidInput
+        (409) where the archive has neither."""
+        if self.explainer is None and self.program_path is not None:
+            self.explainer = runtimes.load_program(self.program_path, self.device)
+        if self.explainer is None:
+            raise InvalidInput(no_gradients(self.signature.get("name", "this model"), self.runtime), 409)
+        return self.explainer
 
     def setup(self) -> None:
         """Kind-specific state read from the signature (vocabulary, sizes …)."""
@@ -149,8 +183,6 @@ class SignatureHandler(BaseHandler):
 
     def _explain_one(self, row: Any, headers: dict[str, str]) -> tuple[int, Response]:
         """One explanation (each is its own many-step integral, so explanations are not batched together)."""
-        if self.runtime not in runtimes.GRADIENT_RUNTIMES:
-            return 409, error_body(no_gradients(self.signature.get("name", "this model"), self.runtime))
         try:
             return 200, self.explanation(decode_row(row, headers))
         except InvalidInput as exc:
@@ -249,5 +281,6 @@ def labelled(probabilities: torch.Tensor, labels: list[str], many: bool) -> Resp
 
 def no_gradients(model: str, runtime: str) -> str:
     """Why a model served on `runtime` has no explanations, and what serves them."""
-    return (f"model {model!r} is served on {runtime}, which computes no gradients; explanations need its TorchScript "
-            f"archive (python -m serving.archive --runtime torchscript)")
+    return (f"model {model!r} is served on {runtime}, which computes no gradients, and its archive carries no "
+            f"explanation program; re-export it (python -m training train --missing) and archive it again, or "
+            f"archive TorchScript (python -m serving.archive --runtime torchscript)")

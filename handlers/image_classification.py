@@ -50,7 +50,7 @@ class ImageClassificationHandler(SignatureHandler):
         labels = self.signature["labels"]
         chosen = explaining.options(request.fields, labels)
         images = images.to(self.device)
-        result = explaining.integrated_gradients(self.model, images, torch.zeros_like(images), chosen.target,
+        result = explaining.integrated_gradients(self.differentiable(), images, torch.zeros_like(images), chosen.target,
                                                  chosen.steps)
         pixels = result.attributions[0].sum(dim=0).tolist()
         return Response(explaining.body([{**explaining.summary(result, 0, labels), "attributions": pixels}],

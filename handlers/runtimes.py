@@ -4,7 +4,11 @@ tensors exactly as the eager module did, so the kind handlers never ask which on
 
 signature.json names the served runtime (`runtime`, written by the archive builder); an artifact from before
 the runtimes existed is TorchScript. onnxruntime is imported only by the ONNX loader, so a worker serving
-another runtime never needs it."""
+another runtime never needs it.
+
+A model of an explained kind served on a runtime without gradients also carries its explanation program
+(signature.json's `explanation`): torch.export's program of the eager module, which loads as an ordinary
+differentiable module (`load_program`), with no TorchScript involved."""
 
 import warnings
 from collections.abc import Callable
@@ -17,6 +21,9 @@ DEFAULT_RUNTIME = "torchscript"
 # The runtimes whose callable has autograd, which Integrated Gradients needs (handlers/explaining.py): ONNX
 # Runtime's session and AOTInductor's compiled graph compute forward passes only.
 GRADIENT_RUNTIMES = frozenset({"torchscript"})
+# The explanation program's file and format, as signature.json's `explanation` names them.
+PROGRAM_FILE = "model.explain.pt2"
+PROGRAM_FORMAT = "torch.export"
 
 
 def load(runtime: str, path: Path, device: torch.device) -> Callable[..., Any]:
@@ -26,6 +33,16 @@ def load(runtime: str, path: Path, device: torch.device) -> Callable[..., Any]:
     except KeyError:
         raise ValueError(f"unknown runtime {runtime!r}; known: {', '.join(LOADERS)}") from None
     return loader(path, device)
+
+
+def load_program(path: Path, device: torch.device) -> Callable[..., Any]:
+    """The explanation program at `path` (saved by torch.export.save) as a differentiable module on `device`.
+
+    Like model.pt and model.pt2 it unpickles its weights, so it must come from the archive the operator built,
+    never from a client. The program was exported in eval mode (dropout off, BatchNorm on its running
+    statistics), and a loaded program keeps that mode."""
+    module: Callable[..., Any] = torch.export.load(str(path)).module().to(device)
+    return module
 
 
 def _torchscript(path: Path, device: torch.device) -> Callable[..., Any]:

@@ -45,7 +45,7 @@ class ExplainedTabularHandler(TabularHandler):
         chosen = explaining.options(request.fields, labels)
         baseline = (matrix(request.fields["baseline"], "baseline", self.width, 1) if "baseline" in request.fields
                     else torch.zeros(1, self.width))
-        result = explaining.integrated_gradients(self.model, rows.to(self.device),
+        result = explaining.integrated_gradients(self.differentiable(), rows.to(self.device),
                                                  baseline.expand(len(rows), -1).to(self.device), chosen.target,
                                                  chosen.steps)
         explained = [{**explaining.summary(result, r, labels), "attributions": result.attributions[r].tolist()}

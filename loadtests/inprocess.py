@@ -14,7 +14,7 @@ from ts.context import Context, RequestProcessor
 
 from handlers import HANDLERS
 from serving.archive import model_config
-from serving.archive.builder import pick_runtime
+from serving.archive.builder import explanation_program, pick_runtime
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -30,7 +30,8 @@ class InProcessModel:
             model_dir = self._served_folder(model_dir, {**signature, "runtime": runtime}, entry["file"])
         manifest = {"model": {"serializedFile": entry["file"], "modelName": signature["name"]}}
         # The archive's own model-config.yaml settings (torch threads …), so every way of serving does the same work.
-        config = yaml.safe_load(model_config.render(signature.get("serving", {}), "cpu", runtime))
+        explanation = signature["explanation"]["format"] if explanation_program(signature, runtime) else None
+        config = yaml.safe_load(model_config.render(signature.get("serving", {}), "cpu", runtime, explanation))
         self.context = Context(signature["name"], str(model_dir), manifest, batch_size, None, "0.12.0",
                                model_yaml_config=config)
         self.handler: Any = getattr(importlib.import_module(f"handlers.{module}"), name)()
@@ -46,10 +47,11 @@ class InProcessModel:
         (served / "signature.json").write_text(json.dumps(signature), encoding="utf-8")
         return served
 
-    def answer(self, bodies: list[Any]) -> list[bytes]:
-        """Answer a batch of request bodies (bytes, or JSON already parsed) as one handler call."""
+    def answer(self, bodies: list[Any], headers: dict[str, str] | None = None) -> list[bytes]:
+        """Answer a batch of request bodies (bytes, or JSON already parsed) as one handler call; `headers` join
+        the JSON content type (`{"explain": "True"}` asks for explanations, as TorchServe's API marks them)."""
         self.context.request_ids = {i: f"req-{i}" for i in range(len(bodies))}
-        self.context.request_processor = [RequestProcessor(dict(JSON_HEADERS)) for _ in bodies]
+        self.context.request_processor = [RequestProcessor({**JSON_HEADERS, **(headers or {})}) for _ in bodies]
         return list(self.handler.handle([{"body": body} for body in bodies], self.context))
 
     def status(self, index: int) -> int:

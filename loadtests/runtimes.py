@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psutil
 import torch
 
@@ -27,10 +26,10 @@ from loadtests import runtimes_report, wrk
 from loadtests.bench import example_body, in_process
 from loadtests.inprocess import InProcessModel
 from loadtests.stack import LocalStack, local_stack
+from loadtests.stack_memory import worker_pids
 from loadtests.wrk import WrkResult
 from serving.archive.builder import build
 from serving.cli import UsageError
-from serving.modelserver import read_keys
 
 
 @dataclass
@@ -114,16 +113,10 @@ def measure_stacks(args: argparse.Namespace, results: Results, work: Path) -> No
                                                          max(r.requests_per_s for r in measured))
             for runtime in runtimes:
                 figures = results[model][runtime]
-                figures.pss_bytes = sum(_pss(pid) for pid in _worker_pids(gateways[runtime], model))
+                figures.pss_bytes = sum(_pss(pid) for pid in worker_pids(gateways[runtime].model_server, model))
                 print(f"{model} {runtime} stack: " + ", ".join(
                     f"c{c} {r.requests_per_s:.0f}/s p50 {r.p50_ms:.1f} ms" for c, r in figures.stack.items())
                     + f", PSS {figures.pss_bytes / 2**20:.0f} MiB", flush=True)
-
-
-def _worker_pids(stack: LocalStack, model: str) -> list[int]:
-    headers = read_keys(stack.model_server.ts_home).management_headers()
-    answer = httpx.get(f"{stack.model_server.management_url}/models/{model}", headers=headers, timeout=10)
-    return [int(worker["pid"]) for worker in answer.json()[0]["workers"]]
 
 
 def _pss(pid: int) -> int:

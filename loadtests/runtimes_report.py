@@ -23,6 +23,25 @@ GPU_NOTE = ("No GPU was lent to the run that wrote this page, so it has no GPU s
             "loader picks the CUDA provider when a worker is given a GPU and onnxruntime has it; model.pt2 is "
             "compiled for the CPU only.")
 
+# What lets the explained models follow their picks: the explanation program (docs/runtimes.md, "Defaults").
+EXPLANATIONS_NOTE = ("The explained models (regression, tabular and image classifiers) explain their predictions with "
+                     "Integrated Gradients (`POST /v1/models/{name}/explain`, the playground's heatmaps), which needs "
+                     "autograd; ONNX Runtime's session and AOTInductor's compiled graph compute forward passes only. "
+                     "So their artifacts also hold an explanation program, `model.explain.pt2`: `torch.export`'s "
+                     "program of the eager module (batch dimension dynamic), saved with `torch.export.save` "
+                     "(training/exporters.py), checked against eager at batch 1 and 17 in its outputs and its input "
+                     "gradients, and recorded in metrics.json's `explanation`. Loaded with "
+                     "`torch.export.load(path).module()` it is an ordinary differentiable module, so it needs no "
+                     "TorchScript. An archive on ONNX Runtime or AOTInductor carries it beside model.onnx or model.pt2 "
+                     "(signature.json's `explanation`, model-config.yaml's `handler.explanation`); the handler "
+                     "predicts with the runtime and explains with the program (`handlers/base.py`, "
+                     "`differentiable()`), which it loads on the first explanation: loading imports torch.export's "
+                     "deserializer, measured at about 2 s and 150 MiB per worker, which only workers that explain "
+                     "should pay. A TorchScript archive carries no program: its module has the gradients. An archive "
+                     "built from an artifact without a program still answers explanations with 409 and says how to get "
+                     "one: `python -m training train --missing` re-exports it from model.pt without retraining "
+                     "(training/explanation.py) and `make archive` packs it.")
+
 
 def fastest(runtimes: dict[str, Figures], connections: int) -> str:
     """The runtime with the most requests per second through the stack at `connections`."""
@@ -109,6 +128,8 @@ load of model.pt2 imports Inductor). A default changes there once the whole suit
 serving.archive --runtime …` picks another for one build:
 
 {picks}
+
+{EXPLANATIONS_NOTE}
 
 ## GPU
 

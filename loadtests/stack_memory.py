@@ -9,7 +9,7 @@ import httpx
 import psutil
 
 from loadtests.stack import LocalStack
-from serving.modelserver import read_keys
+from serving.modelserver import ModelServerSettings, read_keys
 from serving.modelserver.paths import ServerPaths
 from serving.modelserver.processes import server_process
 
@@ -35,10 +35,10 @@ def pss_mib(process: psutil.Process, with_children: bool = False) -> float:
     return sum(p.memory_full_info().pss for p in members) / 2**20
 
 
-def worker_pids(stack: LocalStack, model: str) -> list[int]:
-    """The model's TorchServe workers, as the management API lists them."""
-    headers = read_keys(stack.model_server.ts_home).management_headers()
-    described = httpx.get(f"{stack.model_server.management_url}/models/{model}", headers=headers, timeout=10)
+def worker_pids(model_server: ModelServerSettings, model: str) -> list[int]:
+    """The model's TorchServe workers, as the management API of `model_server` lists them."""
+    headers = read_keys(model_server.ts_home).management_headers()
+    described = httpx.get(f"{model_server.management_url}/models/{model}", headers=headers, timeout=10)
     described.raise_for_status()
     return [int(worker["pid"]) for entry in described.json() for worker in entry["workers"]]
 
@@ -49,7 +49,7 @@ def measure(stack: LocalStack, model: str) -> StackMemory:
     if jvm is None:
         raise RuntimeError("TorchServe's JVM is not running")
     gateway = psutil.Process(stack.gateway.pid)
-    workers = worker_pids(stack, model)
+    workers = worker_pids(stack.model_server, model)
     return StackMemory(pss_mib(gateway, with_children=True), pss_mib(jvm),
                        tuple(pss_mib(psutil.Process(pid)) for pid in workers),
                        2 + len(gateway.children(recursive=True)) + len(workers))

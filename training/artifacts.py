@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from handlers import runtimes  # noqa: E402
 from training.card import render_card  # noqa: E402
 from training.export import torchscript_deprecation_silenced  # noqa: E402
 from training.registry import ModelSpec  # noqa: E402
@@ -25,8 +26,10 @@ CURVE_FILE = "curve.png"
 ARTIFACT_FILES = (MODEL_FILE, SIGNATURE_FILE, METRICS_FILE, CARD_FILE, CURVE_FILE)
 # Bumped whenever signature.json gains or changes a field, so `train --missing` rebuilds older artifacts.
 FORMAT_VERSION = 3
-# The model files of the runtimes beside TorchScript (training/portable.py names them per runtime).
-RUNTIME_FILES = ("model.pt2", "model.onnx")
+# The model files of the runtimes beside TorchScript (training/portable.py names them per runtime), and the
+# explanation program of an explained model. The program is added to an artifact of this format without
+# retraining (training/explanation.py), so it needs no new FORMAT_VERSION.
+RUNTIME_FILES = ("model.pt2", "model.onnx", runtimes.PROGRAM_FILE)
 
 
 def build_signature(spec: ModelSpec, dims: dict[str, int], extra: dict[str, Any],
@@ -56,17 +59,23 @@ def write(folder: Path, spec: ModelSpec, scripted: Any, signature: dict[str, Any
         (folder / name).unlink(missing_ok=True)
     for path in staged:
         path.replace(folder / path.name)
-    _write_json(folder / SIGNATURE_FILE, signature)
-    _write_json(folder / METRICS_FILE, metrics)
-    (folder / CARD_FILE).write_text(render_card(spec, signature, metrics), encoding="utf-8")
+    describe(folder, spec, signature, metrics)
     plot_curve(history, folder / CURVE_FILE, title=spec.name)
     with torchscript_deprecation_silenced():
         torch.jit.save(scripted, str(folder / MODEL_FILE))
 
 
+def describe(folder: Path, spec: ModelSpec, signature: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Write the files that describe the model files: signature.json, metrics.json and model_card.md."""
+    _write_json(folder / SIGNATURE_FILE, signature)
+    _write_json(folder / METRICS_FILE, metrics)
+    (folder / CARD_FILE).write_text(render_card(spec, signature, metrics), encoding="utf-8")
+
+
 def sync_serving(folder: Path, spec: ModelSpec) -> bool:
     """Bring signature.json's serving hints and default runtime up to the registry's (they choose how TorchServe
-    serves the model, not the weights, so a change needs no retraining); True when the file changed."""
+    serves the model, not the weights, so a change needs no retraining), and the model card that states the
+    default with them; True when the file changed."""
     path = folder / SIGNATURE_FILE
     signature = read_json(path)
     wanted: dict[str, Any] = {"serving": dict(spec.serving)}
@@ -74,7 +83,11 @@ def sync_serving(folder: Path, spec: ModelSpec) -> bool:
         wanted["default_runtime"] = spec.default_runtime
     if all(signature.get(key) == value for key, value in wanted.items()):
         return False
-    _write_json(path, {**signature, **wanted})
+    metrics = folder / METRICS_FILE
+    if metrics.is_file():
+        describe(folder, spec, {**signature, **wanted}, read_json(metrics))
+    else:  # a folder with a signature alone (tests, a hand-made artifact): nothing else describes it
+        _write_json(path, {**signature, **wanted})
     return True
 
 
@@ -85,11 +98,14 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def is_complete(folder: Path) -> bool:
-    """Whether every artifact file is present, the file of each runtime signature.json lists included."""
+    """Whether every artifact file is present, the file of each runtime signature.json lists (and of its
+    explanation program) included."""
     if not all((folder / name).is_file() for name in ARTIFACT_FILES):
         return False
-    runtimes = read_json(folder / SIGNATURE_FILE).get("runtimes", {})
-    return all((folder / entry["file"]).is_file() for entry in runtimes.values())
+    signature = read_json(folder / SIGNATURE_FILE)
+    listed = [*signature.get("runtimes", {}).values(), *([signature["explanation"]] if "explanation" in signature
+                                                         else [])]
+    return all((folder / entry["file"]).is_file() for entry in listed)
 
 
 def plot_curve(history: dict[str, list[float]], path: Path, *, title: str) -> None:

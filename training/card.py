@@ -68,4 +68,19 @@ def _runtimes(spec: ModelSpec, signature: dict[str, Any], metrics: dict[str, Any
             f"| runtime | file | max abs diff vs eager | tolerance |\n|---|---|---|---|\n{rows}\n\n"
             "Parity is checked at batch 1 and 17. The tolerance is 1e-5; for model.pt2 and model.onnx it adds "
             "1e-6 × the largest output, because their kernels sum in another order than eager's and float32 keeps "
-            f"about seven significant digits (an output in the hundreds differs in its fifth decimal).\n\n{note}")
+            f"about seven significant digits (an output in the hundreds differs in its fifth decimal).\n\n{note}"
+            f"{_explanation(signature, metrics)}")
+
+
+def _explanation(signature: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """How the model explains on runtimes without gradients: its explanation program and that program's parity."""
+    entry = signature.get("explanation")
+    if not entry:
+        return ""
+    checked = metrics.get("explanation", {})
+    return (f"\n\nExplanations (Integrated Gradients) on every runtime: on TorchScript the served module gives the "
+            f"gradients; an archive on ONNX Runtime or AOTInductor carries `{entry['file']}`, {entry['format']}'s "
+            "program of the eager module, which loads as a differentiable module without TorchScript. Against eager "
+            f"at batch 1 and 17: outputs within {checked.get('parity_max_abs_diff', float('nan')):.3g}, input "
+            f"gradients within {checked.get('gradient_max_abs_diff', float('nan')):.3g} (tolerance "
+            f"{checked.get('tolerance', float('nan')):.2g} and {checked.get('gradient_tolerance', float('nan')):.2g}).")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from serving import versions
-from training import artifacts, registry
+from training import artifacts, explanation, registry
 from training.exporters import ExportError
 from training.pipeline import DEFAULT_ARTIFACTS, DEFAULT_SEED, RunOptions, train_and_export, train_order
 
@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "lists; AOTInductor's gcc compile is the slow step)")
     train.add_argument("models", nargs="*", help="models to train (default: all)")
     train.add_argument("--missing", action="store_true",
-                       help="only models whose artifacts are missing or stale (other hyperparameters, profile or seed)")
+                       help="only models whose artifacts are missing or stale (other hyperparameters, profile or "
+                            "seed); an up-to-date one gets what it lacks without retraining (its explanation program, "
+                            "re-exported from model.pt, and the registry's serving hints)")
     train.add_argument("--version", help="the artifacts' version, carried in signature.json and the archive "
                        "(default: the registry's, 1.0); archive it with `python -m serving.archive --version`")
     train.add_argument("--pretrained-weights", type=Path,
@@ -144,9 +146,17 @@ def _train(args: argparse.Namespace) -> int:
         model_overrides = overrides if name in requested else None
         if (name not in requested or args.missing) and _up_to_date(folder, name, options, model_overrides,
                                                                    check_version=name in requested):
+            try:  # before the serving hints, which may move the default to a runtime that needs the program
+                added = explanation.add_missing(folder, registry.get(name))
+            except ExportError as exc:  # the artifact keeps its runtimes and default; the other models go on
+                print(f"{name:22s} explanation program not exported: {exc}", file=sys.stderr, flush=True)
+                failed.append(name)
+                continue
             refreshed = artifacts.sync_serving(folder, registry.get(name))
+            notes = [note for note, done in (("explanation program exported from model.pt", added),
+                                             ("serving hints refreshed", refreshed)) if done]
             print(f"{name:22s} artifacts up to date in {folder}, skipped"
-                  + (" (serving hints refreshed)" if refreshed else ""))
+                  + (f" ({'; '.join(notes)})" if notes else ""), flush=True)
             continue
         # Only the models asked for take --version; a dependency trained on the way keeps the registry's.
         try:

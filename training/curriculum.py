@@ -23,13 +23,14 @@ SERVING = {"batch_size": 1, "max_batch_delay_ms": 0, "torch_threads": 1}
 
 register(ModelSpec(
     name="linear_regression",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.REGRESSION,
     dataset="diabetes",
     summary="Predicts disease progression one year on from ten baseline measurements.",
     chapter="Part 2.1 — linear regression (线性回归示例)",
     build=tabular.linear,
     recipe=tabular_recipes.regression,
+    skeleton=tabular_recipes.regression_skeleton,
     inputs=(FEATURES,),
     outputs=(TensorSpec("prediction", "float32", (-1,)),),
     floor=Floor("r2_gap", 0.03, higher_is_better=False,
@@ -48,13 +49,14 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="logistic_regression",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.TABULAR_CLASSIFICATION,
     dataset="breast_cancer",
     summary="Classifies a breast mass as malignant or benign from 30 features of a digitized image.",
     chapter="Part 2.2 — logistic regression (分类问题示例：逻辑回归)",
     build=tabular.linear,
     recipe=tabular_recipes.classification,
+    skeleton=tabular_recipes.classification_skeleton,
     inputs=(FEATURES,),
     outputs=(PROBABILITIES,),
     floor=Floor("accuracy", 0.95, higher_is_better=True, description="held-out accuracy ≥ 0.95"),
@@ -72,7 +74,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="mlp_classifier",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.TABULAR_CLASSIFICATION,
     dataset="wine",
     summary="Names the cultivar of a wine from 13 chemical measurements.",
@@ -80,6 +82,7 @@ register(ModelSpec(
             "Part 3.4 — BatchNorm",
     build=tabular.mlp,
     recipe=tabular_recipes.classification,
+    skeleton=tabular_recipes.classification_skeleton,
     inputs=(FEATURES,),
     outputs=(PROBABILITIES,),
     floor=Floor("accuracy", 0.95, higher_is_better=True, description="held-out accuracy ≥ 0.95"),
@@ -99,13 +102,14 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="cnn_digits",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.IMAGE_CLASSIFICATION,
     dataset="digits",
     summary="Reads a handwritten digit from an 8x8 grayscale image.",
     chapter="Part 3.1 — convolutional networks; Part 4.1 — image classification project",
     build=cnn.digit_cnn,
     recipe=vision.image_classification,
+    skeleton=vision.image_classification_skeleton,
     inputs=(PIXELS,),
     outputs=(PROBABILITIES,),
     floor=Floor("accuracy", 0.97, higher_is_better=True, description="held-out accuracy ≥ 0.97"),
@@ -158,13 +162,14 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="transfer_cnn",
-    default_runtime="torchscript",  # explained by gradients: docs/runtimes.md, "Defaults"
+    default_runtime="onnx",  # explained by its torch.export program: docs/runtimes.md, "Defaults"
     kind=Kind.IMAGE_CLASSIFICATION,
     dataset="digits",
     summary="Reads a digit after learning from only 200 labels, by reusing a ResNet pretrained on shapes.",
     chapter="Part 3.3 — pretrained models and transfer learning; Part 4.3 — transfer learning project",
     build=transfer.transfer_resnet,
     recipe=transfer_recipes.transfer_learning,
+    skeleton=transfer_recipes.transfer_skeleton,
     inputs=(PIXELS,),
     outputs=(PROBABILITIES,),
     floor=Floor("gain_points", 5.0, higher_is_better=True,

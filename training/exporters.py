@@ -1,6 +1,7 @@
-"""Exports that outlive TorchScript: torch.export + AOTInductor (`model.pt2`) and ONNX (`model.onnx`).
+"""Exports that outlive TorchScript: torch.export + AOTInductor (`model.pt2`), ONNX (`model.onnx`) and, for the
+models whose predictions are explained, the explanation program (`model.explain.pt2`).
 
-Both trace the eager module once with `torch.export`, every free (-1) dimension of the signature dynamic, the
+All three trace the eager module once with `torch.export`, every free (-1) dimension of the signature dynamic, the
 batch dimension first. Tracing uses a batch of 2 or more and keeps every free length ≥ 2, because export
 specialises a dimension that it sees at size 1. A file appears under its final name only once it is whole."""
 
@@ -72,15 +73,30 @@ def export_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: Se
         program.save(str(partial), external_data=False)
 
 
+def export_explanation(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: Sequence[dict[str, Any]],
+                       target: Path) -> None:
+    """model.explain.pt2: the exported program itself, saved with torch.export.save. Loaded back
+    (`torch.export.load(path).module()`) it is a differentiable module, what Integrated Gradients needs where
+    the served runtime (ONNX Runtime, AOTInductor) computes forward passes only."""
+    program = export_program(module, example, inputs)
+    with _atomic(target) as partial:
+        torch.export.save(program, str(partial))
+
+
+EXPLANATION = "explanation"
+# What each exported file is for (a runtime, or explanations) → its exporter.
 EXPORTERS: dict[str, Callable[..., None]] = {
     "aoti": lambda module, example, inputs, outputs, target: export_aoti(module, example, inputs, target),
     "onnx": export_onnx,
+    EXPLANATION: lambda module, example, inputs, outputs, target: export_explanation(module, example, inputs,
+                                                                                     target),
 }
 
 
 def export(runtime: str, module: nn.Module, example: tuple[torch.Tensor, ...], inputs: Sequence[dict[str, Any]],
            outputs: Sequence[dict[str, Any]], target: Path) -> None:
-    """Export to one runtime; any failure becomes an ExportError with the first line of the cause."""
+    """Export to one runtime (or, for EXPLANATION, the explanation program); any failure becomes an ExportError
+    with the first line of the cause, and nothing appears at `target`."""
     try:
         EXPORTERS[runtime](module, example, inputs, outputs, target)
     except ExportError:

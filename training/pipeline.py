@@ -91,6 +91,12 @@ def train_and_export(name: str, options: RunOptions, overrides: dict[str, Any] |
         metrics["runtimes"] = {"torchscript": {"parity_max_abs_diff": parity, "tolerance": export.PARITY_TOLERANCE},
                                **exported}
         staged = [Path(staging) / portable.RUNTIMES[name].file for name in exported]
+        if portable.needs_explanation(spec.kind, names):
+            # the whole eager module, as explanations call it (never a narrower exported step)
+            metrics["explanation"] = portable.export_explanation(result.module, result.example_inputs,
+                                                                 signature["inputs"], Path(staging))
+            signature["explanation"] = dict(portable.EXPLANATION_ENTRY)
+            staged.append(Path(staging) / portable.EXPLANATION_ENTRY["file"])
         artifacts.write(target, spec, scripted, signature, metrics, result.history, staged=staged)
     return metrics
 

@@ -1,6 +1,7 @@
 """The runtimes beside TorchScript for one trained model: export each into a staging folder, load it back with
 the loader the handler uses, check parity with eager at batch 1 and 17, and describe it for signature.json and
-metrics.json. Nothing reaches the artifact folder unless every runtime passed."""
+metrics.json. The explanation program of an explained model goes the same way, its input gradients checked too.
+Nothing reaches the artifact folder unless every export passed."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from handlers import EXPLAINED_KINDS
 from handlers import runtimes as loaders
 from training.export import CHECK_BATCH_SIZES, PARITY_TOLERANCE, as_tuple, with_batch
-from training.exporters import ExportError, export
+from training.exporters import EXPLANATION, ExportError, export
 
 # Parity bar for the exported runtimes: PARITY_TOLERANCE absolute, plus RELATIVE_TOLERANCE of the largest eager
 # output. Their kernels sum in another order than eager's; float32 keeps about 7 significant digits, so an output
@@ -58,24 +60,48 @@ def portable_example(example: tuple[torch.Tensor, ...], inputs: Sequence[dict[st
 
 
 @torch.inference_mode()
-def parity(eager: nn.Module, exported: Any, example: tuple[torch.Tensor, ...], runtime: Runtime) -> tuple[float, float]:
+def parity(eager: nn.Module, exported: Any, example: tuple[torch.Tensor, ...], name: str) -> tuple[float, float]:
     """Largest absolute difference from eager over batch 1 and 17, and the bar it was held to; ExportError
-    above the bar."""
+    (naming the export `name`) above the bar."""
     worst, bar = 0.0, PARITY_TOLERANCE
     for batch in CHECK_BATCH_SIZES:
         inputs = with_batch(example, batch)
         expected, got = as_tuple(eager(*inputs)), as_tuple(exported(*inputs))
         bar = max(bar, tolerance(expected))
         if len(expected) != len(got):
-            raise ExportError(f"{runtime.name}: {len(got)} outputs, eager has {len(expected)}")
+            raise ExportError(f"{name}: {len(got)} outputs, eager has {len(expected)}")
         for a, b in zip(expected, got, strict=True):
             if a.shape != b.shape:
-                raise ExportError(f"{runtime.name}: output shaped {list(b.shape)} at batch {batch}, "
+                raise ExportError(f"{name}: output shaped {list(b.shape)} at batch {batch}, "
                                   f"eager {list(a.shape)}")
             worst = max(worst, float((a.float() - b.float()).abs().max()) if a.numel() else 0.0)
     if worst > bar:
-        raise ExportError(f"{runtime.name} output differs from eager by {worst:.3g} > {bar:.3g}")
+        raise ExportError(f"{name} output differs from eager by {worst:.3g} > {bar:.3g}")
     return worst, bar
+
+
+def gradient_parity(eager: nn.Module, exported: Any, example: tuple[torch.Tensor, ...]) -> tuple[float, float]:
+    """Largest absolute difference from eager of the gradients with respect to the float inputs, over batch 1 and
+    17, and the bar (as for the outputs, widened by the gradients' scale); ExportError above it. The gradient is
+    of a fixed random weighting of the outputs, not of their sum: a softmax's probabilities sum to 1 whatever the
+    input, and their sum's gradient is zero."""
+    worst, bar = 0.0, PARITY_TOLERANCE
+    for batch in CHECK_BATCH_SIZES:
+        expected, got = (_input_gradients(module, with_batch(example, batch)) for module in (eager, exported))
+        bar = max(bar, tolerance(expected))
+        worst = max([worst, *(float((a - b).abs().max()) for a, b in zip(expected, got, strict=True) if a.numel())])
+    if worst > bar:
+        raise ExportError(f"{EXPLANATION} gradients differ from eager by {worst:.3g} > {bar:.3g}")
+    return worst, bar
+
+
+def _input_gradients(module: Any, example: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    with torch.inference_mode(False), torch.enable_grad():
+        inputs = tuple(t.clone().requires_grad_(t.is_floating_point()) for t in example)
+        outputs = [o for o in as_tuple(module(*inputs)) if o.is_floating_point()]
+        weights = torch.Generator().manual_seed(0)
+        weighted = torch.stack([(o * torch.randn(o.shape, generator=weights)).sum() for o in outputs]).sum()
+        return list(torch.autograd.grad(weighted, [t for t in inputs if t.requires_grad]))
 
 
 def export_all(names: Sequence[str], module: nn.Module, example: tuple[torch.Tensor, ...],
@@ -95,10 +121,35 @@ def export_all(names: Sequence[str], module: nn.Module, example: tuple[torch.Ten
         started = time.perf_counter()
         export(name, module, cut, inputs, outputs, target)
         seconds = time.perf_counter() - started
-        worst, bar = parity(module, loaders.load(name, target, torch.device("cpu")), cut, runtime)
+        worst, bar = parity(module, loaders.load(name, target, torch.device("cpu")), cut, name)
         results[name] = {"parity_max_abs_diff": worst, "tolerance": bar,
                          "export_seconds": round(seconds, 2), "file_bytes": target.stat().st_size}
     return results
+
+
+def needs_explanation(kind: str, runtimes: Sequence[str]) -> bool:
+    """Whether a model of `kind` exported to `runtimes` needs an explanation program: its kind explains its
+    predictions, and one of the runtimes computes no gradients (TorchScript explains by itself)."""
+    return kind in EXPLAINED_KINDS and not set(runtimes) <= loaders.GRADIENT_RUNTIMES
+
+
+def export_explanation(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: Sequence[dict[str, Any]],
+                       staging: Path) -> dict[str, Any]:
+    """Export the explanation program into `staging` and check it, loaded as the handler loads it, against eager:
+    its outputs and its input gradients at batch 1 and 17. What metrics.json records of it."""
+    module = module.eval()
+    target = staging / loaders.PROGRAM_FILE
+    started = time.perf_counter()
+    export(EXPLANATION, module, example, inputs, [], target)
+    seconds = time.perf_counter() - started
+    program = loaders.load_program(target, torch.device("cpu"))
+    worst, bar = parity(module, program, example, EXPLANATION)
+    slope, slope_bar = gradient_parity(module, program, example)
+    return {"parity_max_abs_diff": worst, "tolerance": bar, "gradient_max_abs_diff": slope,
+            "gradient_tolerance": slope_bar, "export_seconds": round(seconds, 2), "file_bytes": target.stat().st_size}
+
+
+EXPLANATION_ENTRY = {"file": loaders.PROGRAM_FILE, "format": loaders.PROGRAM_FORMAT}  # signature.json's `explanation`
 
 
 def describe(names: Sequence[str], inputs: Sequence[dict[str, Any]], portable: Sequence[dict[str, Any]],

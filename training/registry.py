@@ -104,6 +104,10 @@ class ModelSpec:
     # module's, and why the rest stays in the handler (the model card says it).
     portable_inputs: tuple[TensorSpec, ...] = ()
     export_note: str = ""
+    # The exported module's layers, untrained: (spec, dims, hyperparameters) → the module that model.pt's weights
+    # load back into, so that an export added later (the explanation program) needs no retraining
+    # (training/explanation.py). The recipe builds its module with the same function.
+    skeleton: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.runtimes if r not in RUNTIMES]

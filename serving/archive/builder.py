@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import handlers
+from handlers import runtimes as handler_runtimes
 from serving import versions
 from serving.archive import model_config
 
@@ -70,12 +71,22 @@ def pick_runtime(signature: dict[str, Any], asked: str | None) -> tuple[str, dic
     return runtime, dict(available[runtime])
 
 
+def explanation_program(signature: dict[str, Any], runtime: str) -> str | None:
+    """The explanation program's file an archive serving `runtime` carries: the artifact's, where the runtime
+    computes no gradients (TorchScript explains by itself); None where there is nothing to carry."""
+    entry = signature.get("explanation")
+    if not entry or runtime in handler_runtimes.GRADIENT_RUNTIMES:
+        return None
+    return str(entry["file"])
+
+
 def build(artifact_dir: Path, store: Path, device_type: str,
           serving_overrides: dict[str, int] | None = None, version: str | None = None,
           runtime: str | None = None) -> ArchiveResult:
     """Archive one artifact folder into `store/<name>.mar`, serving `runtime` (default: the artifact's
     default); `serving_overrides` replace serving hints of the signature (batch_size, max_batch_delay_ms,
-    workers …) — how the benchmark's sweep tries other settings. The archive holds only the served model file.
+    workers …) — how the benchmark's sweep tries other settings. The archive holds only the served model file,
+    and for an explained model on a runtime without gradients its explanation program.
 
     `version` archives the artifacts as that version, into `store/<name>-<version>.mar`, so that it is served
     beside the model's other versions; the signature inside the archive then carries that version."""
@@ -91,15 +102,22 @@ def build(artifact_dir: Path, store: Path, device_type: str,
     version = str(signature["version"])
     runtime, entry = pick_runtime(signature, runtime)
     model_file = artifact_dir / entry["file"]
-    if not model_file.is_file():
-        raise ArchiveError(f"{artifact_dir}: missing {entry['file']} (run `make export` first)")
+    program = explanation_program(signature, runtime)
+    for needed in (entry["file"], program):
+        if needed is not None and not (artifact_dir / needed).is_file():
+            raise ArchiveError(f"{artifact_dir}: missing {needed} (run `make export` first)")
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"mar-{name}-") as tmp:
         staging = Path(tmp)
         served = {**signature, "runtime": runtime, "platform": entry["platform"]}
+        if program is None:  # the signature names only what the archive carries
+            served.pop("explanation", None)
         extra = _stage(staging, artifact_dir, served)
+        if program is not None:
+            extra.append(artifact_dir / program)
         serving = {**signature.get("serving", {}), **(serving_overrides or {})}
-        (staging / "model-config.yaml").write_text(model_config.render(serving, device_type, runtime))
+        explanation = served["explanation"]["format"] if program is not None else None
+        (staging / "model-config.yaml").write_text(model_config.render(serving, device_type, runtime, explanation))
         (staging / ENTRY_MODULE).write_text(entry_module(kind))
         out = staging / "out"
         out.mkdir()

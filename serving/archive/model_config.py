@@ -16,9 +16,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def render(serving: dict[str, Any], device_type: str, runtime: str = "torchscript") -> str:
-    """The YAML text: defaults, then the signature's serving hints, then the device and the served runtime
-    (in the `handler` section, beside torch_threads, where an operator reads what a worker runs)."""
+def render(serving: dict[str, Any], device_type: str, runtime: str = "torchscript",
+           explanation: str | None = None) -> str:
+    """The YAML text: defaults, then the signature's serving hints, then the device, the served runtime and
+    (where the archive carries one) the explanation program's format, in the `handler` section beside
+    torch_threads, where an operator reads what a worker runs."""
     if device_type not in ("cpu", "gpu"):
         raise ValueError(f"device type must be cpu or gpu, got {device_type!r}")
     config = dict(DEFAULTS)
@@ -36,5 +38,7 @@ def render(serving: dict[str, Any], device_type: str, runtime: str = "torchscrip
             raise ValueError(f"torch_threads must be at least 1, got {threads}")
         config["handler"] = {"torch_threads": threads}
     config.setdefault("handler", {})["runtime"] = runtime
+    if explanation is not None:
+        config["handler"]["explanation"] = explanation
     config["deviceType"] = device_type
     return yaml.safe_dump(config, sort_keys=True)

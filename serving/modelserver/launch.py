@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serving.modelserver import properties
+from serving.modelserver import log_config, properties
 from serving.modelserver.errors import InvalidSetup, ModelServerError
 from serving.modelserver.logs import tail
 from serving.modelserver.paths import ServerPaths
@@ -66,6 +66,7 @@ def prepare_home(settings: ModelServerSettings, paths: ServerPaths) -> None:
     for stale in (paths.key_file, paths.pid_file, paths.launcher_pid_file):
         stale.unlink(missing_ok=True)
     paths.config_file.write_text(properties.render(settings), encoding="utf-8")
+    paths.log_config.write_text(log_config.render(settings), encoding="utf-8")
 
 
 def run_launcher(paths: ServerPaths, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -84,7 +85,8 @@ def launch(settings: ModelServerSettings, paths: ServerPaths, java_home: Path) -
     """Start the JVM with the rendered config; ModelServerError when the launcher refuses."""
     store = settings.ts_model_store.expanduser().resolve()
     result = run_launcher(paths, environment(paths, java_home), "--start", "--ncs",
-                          "--ts-config", str(paths.config_file), "--model-store", str(store))
+                          "--ts-config", str(paths.config_file), "--log-config", str(paths.log_config),
+                          "--model-store", str(store))
     if result.returncode != 0 or not paths.launcher_pid_file.is_file():
         console = paths.console_log.read_text(encoding="utf-8", errors="replace")
         raise ModelServerError(f"`torchserve --start` failed with exit code {result.returncode}.\n{tail(console)}")

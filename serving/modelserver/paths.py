@@ -33,6 +33,11 @@ class ServerPaths:
         return self.home / "config.properties"
 
     @property
+    def log_config(self) -> Path:
+        """The rendered log4j2.xml (serving/modelserver/log_config.py)."""
+        return self.home / "log4j2.xml"
+
+    @property
     def key_file(self) -> Path:
         """The API keys TorchServe writes into its working directory at start (mode 600)."""
         return self.home / "key_file.json"

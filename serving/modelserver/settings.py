@@ -55,8 +55,13 @@ class ModelServerSettings(BaseSettings):
     # overload shows as refusals the gateway can report instead of latency that grows without bound.
     ts_job_queue_size: int = Field(default=100, gt=0)
     # Options for TorchServe's JVM (config.properties `vmargs`, which its launcher passes to java); empty: the
-    # JVM's own defaults. docs/benchmarks.md measures what they change in the frontend's memory and speed.
-    ts_jvm_options: str = ""
+    # JVM's own defaults. The frontend only relays bytes: the serial collector, started on a small heap, holds
+    # less memory at the same speed; the 1 GiB ceiling leaves room for the gateway's largest bodies in flight, and
+    # C2 stays (without it the steady state was slower). docs/benchmarks.md, "TorchServe's JVM".
+    ts_jvm_options: str = "-XX:+UseSerialGC -Xms32m -Xmx1g -Xss512k"
+    # TorchServe's access_log.log, a line per request: off, as the gateway's access log has every request and the
+    # writing costs the JVM CPU per request (serving/modelserver/log_config.py).
+    ts_access_log: bool = False
     # TorchServe's keys expire after 60 minutes by default and every request then fails with 400 until someone
     # regenerates them; the keys instead live as long as the server (they change at every start).
     ts_token_expiration_min: float = Field(default=60 * 24 * 365, gt=0)

@@ -71,7 +71,10 @@ def model_store(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def server(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServerSettings]:
     """A real TorchServe serving the store, stopped at the end of the session."""
-    settings = settings_for(model_store, tmp_path_factory.mktemp("ts") / "home", startup_timeout_s=300)
+    # The access log on (off by default: the gateway's has every request): tests/integration/test_gateway_abuse.py
+    # reads it for what the gateway let through to TorchServe.
+    settings = settings_for(model_store, tmp_path_factory.mktemp("ts") / "home", startup_timeout_s=300,
+                            ts_access_log=True)
     with running_torchserve(settings):
         yield settings
 

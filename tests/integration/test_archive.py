@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handlers import EXPLAINED_KINDS
 from serving.archive.builder import ArchiveError, build
 from training import registry
 
 MODELS = registry.names()
+PROGRAM = "model.explain.pt2"
 
 
 @pytest.fixture
@@ -36,8 +38,11 @@ def test_archive_holds_model_signature_card_config_and_every_handler_module(stor
     assert {served["file"], "signature.json", "model_card.md", "metrics.json", "handler.py",
             "model-config.yaml"} <= names
     assert manifest["model"]["serializedFile"] == served["file"]
-    # only the served runtime's model file travels
-    assert names.isdisjoint({"model.pt", "model.pt2", "model.onnx"} - {served["file"]})
+    # only the served runtime's model file travels, and the explanation program where that runtime needs it
+    carried = registry.get(name).kind in EXPLAINED_KINDS and signature["runtime"] != "torchscript"
+    assert names.isdisjoint({"model.pt", "model.pt2", "model.onnx", PROGRAM} - {served["file"]}
+                            - ({PROGRAM} if carried else set()))
+    assert (PROGRAM in names, "explanation" in signature) == (carried, carried)
     bundled = {n for n in names if n.startswith("handlers/")}
     assert bundled == {f"handlers/{p.name}" for p in Path("handlers").glob("*.py")}
     assert manifest["model"]["modelName"] == name
@@ -47,8 +52,9 @@ def test_archive_holds_model_signature_card_config_and_every_handler_module(stor
     # path that unpickles a state dict with torch.load (without weights_only in TorchServe 0.12)
     assert "modelFile" not in manifest["model"]
     assert config["batchSize"] == registry.get(name).serving["batch_size"]
+    explanation = {"explanation": "torch.export"} if carried else {}
     assert config["handler"] == {"torch_threads": registry.get(name).serving["torch_threads"],
-                                 "runtime": signature["runtime"]}
+                                 "runtime": signature["runtime"], **explanation}
     assert config["deviceType"] == "cpu"
     assert config["minWorkers"] >= 1
 
@@ -80,6 +86,49 @@ def test_the_archive_carries_the_runtime_it_is_built_for(artifacts_dir: Path, tm
     assert (result.runtime, signature["runtime"], signature["platform"]) == (runtime, runtime, platform)
     assert config["handler"]["runtime"] == runtime
     assert manifest["model"]["serializedFile"] == file
+
+
+@pytest.mark.parametrize(("runtime", "files"), [
+    ("onnx", {"model.onnx", PROGRAM}), ("aoti", {"model.pt2", PROGRAM}), ("torchscript", {"model.pt"})])
+def test_an_explained_model_carries_its_program_only_beside_a_runtime_without_gradients(
+        artifacts_dir: Path, tmp_path: Path, runtime: str, files: set[str]) -> None:
+    result = build(artifacts_dir / "cnn_digits", tmp_path, "cpu", runtime=runtime)
+    with zipfile.ZipFile(result.path) as archive:
+        models = {n for n in archive.namelist() if n.startswith("model.")}
+        signature = json.loads(archive.read("signature.json"))
+        config = yaml.safe_load(archive.read("model-config.yaml"))
+        program = archive.read(PROGRAM) if PROGRAM in models else None
+    assert models == files
+    if runtime == "torchscript":  # the served module gives the gradients
+        assert ("explanation" in signature, "explanation" in config["handler"]) == (False, False)
+    else:
+        assert signature["explanation"] == {"file": PROGRAM, "format": "torch.export"}
+        assert config["handler"]["explanation"] == "torch.export"
+        assert program == (artifacts_dir / "cnn_digits" / PROGRAM).read_bytes()
+
+
+def test_an_artifact_without_its_program_archives_without_one(artifacts_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cnn_digits"
+    folder.mkdir()
+    for name in ("model.onnx", "metrics.json", "model_card.md"):
+        (folder / name).write_bytes((artifacts_dir / "cnn_digits" / name).read_bytes())
+    signature = json.loads((artifacts_dir / "cnn_digits" / "signature.json").read_text())
+    signature.pop("explanation")  # exported before the programs existed
+    (folder / "signature.json").write_text(json.dumps(signature))
+    result = build(folder, tmp_path / "store", "cpu", runtime="onnx")
+    with zipfile.ZipFile(result.path) as archive:
+        assert {n for n in archive.namelist() if n.startswith("model.")} == {"model.onnx"}
+        assert "explanation" not in json.loads(archive.read("signature.json"))
+        assert "explanation" not in yaml.safe_load(archive.read("model-config.yaml"))["handler"]
+
+
+def test_a_listed_program_that_is_missing_is_refused(artifacts_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cnn_digits"
+    folder.mkdir()
+    for name in ("model.onnx", "signature.json", "metrics.json", "model_card.md"):
+        (folder / name).write_bytes((artifacts_dir / "cnn_digits" / name).read_bytes())
+    with pytest.raises(ArchiveError, match=rf"^{folder}: missing model.explain.pt2 \(run `make export` first\)$"):
+        build(folder, tmp_path / "store", "cpu", runtime="onnx")
 
 
 def test_a_runtime_the_artifact_lacks_is_refused(artifacts_dir: Path, tmp_path: Path) -> None:

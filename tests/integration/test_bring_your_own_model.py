@@ -62,6 +62,9 @@ def test_registered_module_trains_exports_and_describes_itself(toy_spec: ModelSp
     signature = json.loads((folder / "signature.json").read_text())
     assert sorted(signature["runtimes"]) == ["onnx", "torchscript"]
     assert (folder / "model.onnx").is_file()
+    # a classifier explains; ONNX Runtime has no gradients, so the program comes with it, checked as the curriculum's
+    assert signature["explanation"] == {"file": "model.explain.pt2", "format": "torch.export"}
+    assert metrics["explanation"]["gradient_max_abs_diff"] <= metrics["explanation"]["gradient_tolerance"]
     assert signature["inputs"] == [{"name": "features", "dtype": "float32", "shape": [-1, 13]}]
     assert signature["outputs"] == [{"name": "probabilities", "dtype": "float32", "shape": [-1, 3]}]
     with export.torchscript_deprecation_silenced():

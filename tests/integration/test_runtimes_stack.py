@@ -1,7 +1,8 @@
 """The stack without TorchScript: every model served through TorchServe and the gateway on each runtime it has
 beside TorchScript (AOTInductor, ONNX Runtime), with torch.jit.load, script and trace raising in every
 TorchServe process (tests/integration/no_torchscript/sitecustomize.py). Each answer matches the one the same
-handler gives from model.pt in this process, and the v2 model metadata names the runtime served."""
+handler gives from model.pt in this process, explanations included (the explained models' archives carry their
+torch.export program), and the v2 model metadata names the runtime served."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from handlers import EXPLAINED_KINDS
 from loadtests.inprocess import InProcessModel
 from serving.archive.builder import build
 from serving.modelserver import ModelServerSettings, start, stop
@@ -69,6 +71,18 @@ def test_every_model_answers_as_from_torchscript(stack: Stack, artifacts_dir: Pa
         answer = stack.api.post(f"/v1/models/{name}/predict", json=example)
         assert answer.status_code == 200, (name, answer.text)
         reference = InProcessModel(artifacts_dir / name, runtime="torchscript").answer([json.dumps(example).encode()])
+        assert answer.json() == approx_json(json.loads(reference[0]), 1e-4), name
+
+
+def test_every_explained_model_explains_as_from_torchscript(stack: Stack, artifacts_dir: Path) -> None:
+    explained = [name for name in stack.models if registry.get(name).kind in EXPLAINED_KINDS]
+    assert len(explained) == 5
+    for name in explained:
+        body = {**stack.api.get(f"/v1/models/{name}").json()["example_request"], "steps": 16}
+        answer = stack.api.post(f"/v1/models/{name}/explain", json=body)
+        assert answer.status_code == 200, (name, answer.text)
+        reference = InProcessModel(artifacts_dir / name, runtime="torchscript").answer(
+            [json.dumps(body).encode()], {"explain": "True"})
         assert answer.json() == approx_json(json.loads(reference[0]), 1e-4), name
 
 

@@ -29,6 +29,11 @@ def test_torch_threads_go_to_the_handler_section() -> None:
     assert config["handler"] == {"torch_threads": 2, "runtime": "onnx"}
 
 
+def test_an_explanation_program_is_named_beside_the_runtime() -> None:
+    config = yaml.safe_load(model_config.render({"torch_threads": 1}, "cpu", "onnx", "torch.export"))
+    assert config["handler"] == {"torch_threads": 1, "runtime": "onnx", "explanation": "torch.export"}
+
+
 def test_fewer_than_one_torch_thread_is_refused() -> None:
     with pytest.raises(ValueError, match="torch_threads must be at least 1, got 0"):
         model_config.render({"torch_threads": 0}, "cpu")

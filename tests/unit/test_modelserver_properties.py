@@ -49,11 +49,14 @@ def test_rendered_text() -> None:
         "enable_envvars_config=false",
         "number_of_netty_threads=4",
         "job_queue_size=100",
+        "vmargs=-XX:+UseSerialGC -Xms32m -Xmx1g -Xss512k",
     ]
 
 
-def test_jvm_options_become_vmargs_only_when_given() -> None:
-    assert not [line for line in render(ModelServerSettings()).splitlines() if line.startswith("vmargs")]
+def test_jvm_options_become_vmargs_unless_emptied() -> None:
+    assert render(ModelServerSettings()).splitlines()[-1] == "vmargs=-XX:+UseSerialGC -Xms32m -Xmx1g -Xss512k"
+    assert not [line for line in render(ModelServerSettings(ts_jvm_options=" ")).splitlines()
+                if line.startswith("vmargs")]
     rendered = render(ModelServerSettings(ts_jvm_options=" -Xmx256m\t-XX:+UseSerialGC "))
     assert rendered.splitlines()[-1] == "vmargs=-Xmx256m -XX:+UseSerialGC"
 

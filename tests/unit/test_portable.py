@@ -4,6 +4,7 @@ once per curriculum model at training and in tests/unit/handlers/test_runtimes.p
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,7 +79,72 @@ def test_parity_beyond_the_bar_is_refused() -> None:
         return Scaled()(x) + 0.01
 
     with pytest.raises(exporters.ExportError, match=r"^onnx output differs from eager by 0\.01 > 0\.000"):
-        portable.parity(Scaled(), off, (torch.randn(3, 3),), portable.RUNTIMES["onnx"])
+        portable.parity(Scaled(), off, (torch.randn(3, 3),), "onnx")
+
+
+class Classifier(nn.Module):
+    """features [B, 3] → probabilities [B, 2] through BatchNorm (eval: running statistics) and dropout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layers = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 2))
+        self.layers[1].running_mean.uniform_(-1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.layers(x), dim=-1)
+
+
+def test_the_explanation_program_is_differentiable_and_matches_eager(tmp_path: Path) -> None:
+    eager = Classifier().eval()
+    checked = portable.export_explanation(eager, (torch.randn(5, 3),), FEATURES, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.explain.pt2"]
+    assert checked["file_bytes"] == (tmp_path / "model.explain.pt2").stat().st_size
+    assert checked["parity_max_abs_diff"] <= checked["tolerance"]
+    assert checked["gradient_max_abs_diff"] <= checked["gradient_tolerance"]
+    program = torch.export.load(str(tmp_path / "model.explain.pt2")).module()  # no TorchScript, no eager code
+
+    def gradient(module: nn.Module) -> torch.Tensor:
+        x = torch.randn(17, 3, generator=torch.Generator().manual_seed(1)).requires_grad_()  # a batch not traced
+        (slope,) = torch.autograd.grad(module(x)[:, 1].sum(), x)
+        return slope
+
+    assert float(gradient(eager).abs().max()) > 0.01
+    assert torch.allclose(gradient(program), gradient(eager), atol=1e-6)
+
+
+def test_an_explanation_program_export_cannot_trace_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    with pytest.raises(exporters.ExportError) as raised:
+        portable.export_explanation(DataDependent(), (torch.randn(4, 3),), FEATURES, tmp_path)
+    assert str(raised.value).startswith("explanation export failed: ")
+    assert "\n" not in str(raised.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gradients_beyond_the_bar_are_refused_though_the_outputs_agree() -> None:
+    def steeper(x: torch.Tensor) -> torch.Tensor:  # the same values, twice the gradient
+        return Scaled()(x.detach() + 2 * (x - x.detach()))
+
+    assert portable.parity(Scaled(), steeper, (torch.randn(3, 3),), "explanation")[0] == 0.0
+    with pytest.raises(exporters.ExportError, match=r"^explanation gradients differ from eager by \d"):
+        portable.gradient_parity(Scaled(), steeper, (torch.randn(3, 3),))
+
+
+@pytest.mark.parametrize(("kind", "runtimes", "needed"), [
+    ("image-classification", ["torchscript", "onnx"], True), ("regression", ["torchscript", "aoti"], True),
+    ("tabular-classification", ["torchscript"], False), ("policy", ["torchscript", "onnx"], False)])
+def test_an_explanation_program_is_exported_where_an_explained_model_meets_a_runtime_without_gradients(
+        kind: str, runtimes: list[str], needed: bool) -> None:
+    assert portable.needs_explanation(kind, runtimes) is needed
+
+
+def test_an_artifact_missing_its_listed_explanation_program_is_incomplete(tmp_path: Path) -> None:
+    for name in artifacts.ARTIFACT_FILES:
+        (tmp_path / name).write_text("{}")
+    (tmp_path / artifacts.SIGNATURE_FILE).write_text(json.dumps({"explanation": portable.EXPLANATION_ENTRY}))
+    assert not artifacts.is_complete(tmp_path)
+    (tmp_path / "model.explain.pt2").write_text("")
+    assert artifacts.is_complete(tmp_path)
 
 
 def test_the_example_is_cut_to_the_exported_step() -> None:

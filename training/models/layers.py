@@ -21,6 +21,11 @@ class Standardize(nn.Module):
         # A constant column has std 0; dividing by 1 keeps it finite and centred.
         self.register_buffer("std", torch.where(std > 0, std, torch.ones_like(std)).detach().clone().float())
 
+    @classmethod
+    def neutral(cls, shape: list[int]) -> "Standardize":
+        """Mean 0 and std 1 of `shape`: a placeholder whose statistics a saved model's weights replace."""
+        return cls(torch.zeros(shape), torch.ones(shape))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 

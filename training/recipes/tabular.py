@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import torch
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
@@ -18,6 +21,9 @@ from training.models.layers import (
 from training.recipes.base import RecipeContext, TrainResult
 from training.recipes.supervised import LoopConfig, accuracy, fit
 
+if TYPE_CHECKING:
+    from training.registry import ModelSpec
+
 
 def _loop(ctx: RecipeContext) -> LoopConfig:
     hp = ctx.hparams
@@ -28,6 +34,16 @@ def _standardizer(x: torch.Tensor) -> Standardize:
     return Standardize(x.mean(dim=0), x.std(dim=0))
 
 
+def regression_module(standardize: Standardize, core: nn.Module, y_mean: float, y_std: float) -> nn.Sequential:
+    """What a regression exports: the features standardized, the core network, the output in the target's units."""
+    return nn.Sequential(standardize, core, Destandardize(y_mean, y_std))
+
+
+def regression_skeleton(spec: ModelSpec, dims: Mapping[str, int], hp: Mapping[str, Any]) -> nn.Module:
+    """The exported regression's layers with neutral statistics, for its saved weights to load back into."""
+    return regression_module(Standardize.neutral([dims["n_features"]]), spec.build(dims, hp), 0.0, 1.0)
+
+
 def regression(ctx: RecipeContext) -> TrainResult:
     """MSE regression on standardized features and target; the exported module takes and returns raw units."""
     data = tabular.load(ctx.dataset_name, ctx.holdout)
@@ -36,7 +52,7 @@ def regression(ctx: RecipeContext) -> TrainResult:
     dims = {"n_features": x.shape[1]}
     y_mean, y_std = float(y.mean()), float(y.std())
     core = ctx.spec.build(dims, ctx.hparams)
-    module = nn.Sequential(_standardizer(x), core, Destandardize(y_mean, y_std)).to(ctx.device)
+    module = regression_module(_standardizer(x), core, y_mean, y_std).to(ctx.device)
 
     def r2() -> float:
         with torch.inference_mode():
@@ -55,18 +71,35 @@ def regression(ctx: RecipeContext) -> TrainResult:
                        {"feature_names": data.feature_names})
 
 
+def classification_dims(n_features: int, n_classes: int, hp: Mapping[str, Any]) -> dict[str, int]:
+    """A classifier's dimensions: BCE (two classes) has one output, the other losses one per class."""
+    return {"n_features": n_features, "n_classes": n_classes,
+            "n_outputs": 1 if hp.get("loss") == "bce" else n_classes}
+
+
+def classifier_module(standardize: Standardize, core: nn.Module, hp: Mapping[str, Any]) -> nn.Sequential:
+    """What a classifier exports: the trained net (standardization, core) and the head that gives
+    probabilities, two from BCE's one logit or a softmax over the classes."""
+    head = BinaryProbabilities() if hp.get("loss") == "bce" else Softmax()
+    return nn.Sequential(nn.Sequential(standardize, core), head)
+
+
+def classification_skeleton(spec: ModelSpec, dims: Mapping[str, int], hp: Mapping[str, Any]) -> nn.Module:
+    """The exported classifier's layers with neutral statistics, for its saved weights to load back into."""
+    dims = classification_dims(dims["n_features"], dims["n_classes"], hp)
+    return classifier_module(Standardize.neutral([dims["n_features"]]), spec.build(dims, hp), hp)
+
+
 def classification(ctx: RecipeContext) -> TrainResult:
     """Classification with BCE for two classes (one logit) or (smoothed) cross-entropy for more."""
     data = tabular.load(ctx.dataset_name, ctx.holdout)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     x_test, y_test = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
-    n_classes = len(data.target_names)
-    binary = ctx.hparams.get("loss") == "bce"
-    dims = {"n_features": x.shape[1], "n_classes": n_classes, "n_outputs": 1 if binary else n_classes}
+    dims = classification_dims(x.shape[1], len(data.target_names), ctx.hparams)
     core = ctx.spec.build(dims, ctx.hparams)
-    net = nn.Sequential(_standardizer(x), core).to(ctx.device)
+    module = classifier_module(_standardizer(x), core, ctx.hparams).to(ctx.device)
+    net = module[0]  # what the loss trains: the logits, before the head
     loss_fn = classification_loss(str(ctx.hparams.get("loss", "cross_entropy")), ctx.hparams)
-    module = nn.Sequential(net, BinaryProbabilities() if binary else Softmax())
 
     history = fit(net, loss_fn, x, y, _loop(ctx), generator=torch.Generator().manual_seed(ctx.seed),
                   evaluate=lambda: accuracy(module, x_test, y_test), metric="accuracy",

@@ -4,7 +4,9 @@ network from scratch on the same labels."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -14,12 +16,26 @@ from training.models.layers import Softmax
 from training.recipes.base import RecipeContext, TrainResult
 from training.recipes.supervised import LoopConfig, accuracy, fit
 
+if TYPE_CHECKING:
+    from training.registry import ModelSpec
+
 
 def few_labels(split: images.ImageSplit, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded, class-balanced subset of the training images: `per_class` labels of each class."""
     order = torch.randperm(len(split.y_train), generator=torch.Generator().manual_seed(seed))
     picked = torch.cat([order[split.y_train[order] == c][:per_class] for c in range(len(split.labels))])
     return split.x_train[picked], split.y_train[picked]
+
+
+def transfer_module(net: nn.Module) -> nn.Sequential:
+    """What the transferred network exports: its logits through a softmax."""
+    return nn.Sequential(net, Softmax())
+
+
+def transfer_skeleton(spec: ModelSpec, dims: Mapping[str, int], hp: Mapping[str, Any]) -> nn.Module:
+    """The exported network's layers, untrained, for its saved weights to load back into (its head already
+    sized for the task's classes, as `replace_head` left it)."""
+    return transfer_module(spec.build(dims, hp))
 
 
 def transfer_learning(ctx: RecipeContext) -> TrainResult:
@@ -62,6 +78,6 @@ def transfer_learning(ctx: RecipeContext) -> TrainResult:
     from_scratch = accuracy(scratch, digits.x_test, digits.y_test)
     metrics = {"accuracy": transferred, "scratch_accuracy": from_scratch,
                "gain_points": 100.0 * (transferred - from_scratch), "labels_used": float(len(y_few))}
-    module = nn.Sequential(net, Softmax()).cpu().eval()
+    module = transfer_module(net).cpu().eval()
     extra = {"labels": digits.labels, "pretrained_from": Path(weights).name if weights else "procedural shapes"}
     return TrainResult(module, (digits.x_test[:32],), metrics, history, dims, extra)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import torch
 from torch import nn
 
@@ -9,6 +12,9 @@ from training.data import images
 from training.models.layers import Softmax, Standardize
 from training.recipes.base import RecipeContext, TrainResult
 from training.recipes.supervised import LoopConfig, accuracy, fit
+
+if TYPE_CHECKING:
+    from training.registry import ModelSpec
 
 
 def load_images(ctx: RecipeContext) -> images.ImageSplit:
@@ -33,12 +39,22 @@ def channel_standardizer(x: torch.Tensor) -> Standardize:
     return Standardize(x.mean(dim=(0, 2, 3))[:, None, None], x.std(dim=(0, 2, 3))[:, None, None])
 
 
+def image_classifier(standardize: Standardize, core: nn.Module) -> nn.Sequential:
+    """What an image classifier exports: the trained net (standardization, core) and a softmax."""
+    return nn.Sequential(nn.Sequential(standardize, core), Softmax())
+
+
+def image_classification_skeleton(spec: ModelSpec, dims: Mapping[str, int], hp: Mapping[str, Any]) -> nn.Module:
+    """The exported classifier's layers with neutral statistics, for its saved weights to load back into."""
+    return image_classifier(Standardize.neutral([dims["channels"], 1, 1]), spec.build(dims, hp))
+
+
 def image_classification(ctx: RecipeContext) -> TrainResult:
     """Cross-entropy training of the spec's network; the export takes pixels in [0, 1] and gives probabilities."""
     data = load_images(ctx)
     dims = image_dims(data)
-    net = nn.Sequential(channel_standardizer(data.x_train), ctx.spec.build(dims, ctx.hparams)).to(ctx.device)
-    module = nn.Sequential(net, Softmax())
+    module = image_classifier(channel_standardizer(data.x_train), ctx.spec.build(dims, ctx.hparams)).to(ctx.device)
+    net = module[0]  # what the loss trains: the logits, before the softmax
     hp = ctx.hparams
     config = LoopConfig(int(hp["epochs"]), int(hp["batch_size"]), float(hp["lr"]), float(hp["weight_decay"]))
     history = fit(net, nn.CrossEntropyLoss(label_smoothing=float(hp.get("smoothing", 0.0))),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import serving.gateway.__main__ as entry
-from handlers import HANDLERS
+from handlers import EXPLAINED_KINDS, HANDLERS
 from serving.examples import example_request
 from serving.gateway.app import create_app
 from serving.gateway.core.catalog import Catalog, ModelEntry
@@ -34,6 +34,10 @@ def test_every_kind_has_its_handler_and_no_handler_is_without_a_kind() -> None:
     assert sorted(KINDS) == sorted(HANDLERS)
     for name, kind in KINDS.items():
         assert (kind.name, kind.handler) == (name, HANDLERS[name])
+
+
+def test_the_explainable_kinds_are_those_whose_handlers_explain() -> None:
+    assert {name for name, kind in KINDS.items() if kind.explainable} == EXPLAINED_KINDS
 
 
 def test_each_kind_names_the_v1_media_types_it_takes() -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from ts.utils.util import list_classes_from_module
 
-from handlers import HANDLERS
+from handlers import EXPLAINED_KINDS, HANDLERS
 from handlers.base import SignatureHandler
 from handlers.regression import RegressionHandler
 from handlers.text_generation import TextGenerationHandler
@@ -58,6 +58,11 @@ def test_every_kind_has_one_handler_class() -> None:
     assert sorted(HANDLERS) == sorted(tiny.BUILDERS)
     for kind in HANDLERS:
         _handler_class(kind)
+
+
+def test_the_kinds_that_explain_are_the_ones_handlers_names() -> None:
+    explaining = {kind for kind in HANDLERS if _handler_class(kind).explanation is not SignatureHandler.explanation}
+    assert explaining == EXPLAINED_KINDS == {"regression", "tabular-classification", "image-classification"}
 
 
 @pytest.mark.parametrize("kind", sorted(tiny.BUILDERS))

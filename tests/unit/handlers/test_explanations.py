@@ -8,6 +8,7 @@ TOLERANCE, and the answer's own `convergence_delta` must say exactly what is lef
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from handlers.regression import RegressionHandler
 from handlers.text_generation import TextGenerationHandler
 from serving.examples import png
 from tests.unit.handlers import harness, tiny
+from tests.unit.handlers.approx import approx_json
 
 TOLERANCE = 1e-4  # |sum(attributions) − (f(x) − f(baseline))| at the default steps, for the tiny models
 EXPLAIN = {"explain": "True"}
@@ -202,11 +204,68 @@ def test_without_captum_predictions_still_work_and_explanations_say_why(
         "explanations need Captum in the model server (pip install captum)")
 
 
-def test_a_model_served_without_gradients_says_which_archive_explains_it(tmp_path: Path) -> None:
-    model_dir = tiny.build("tabular-classification", tmp_path, runtime="onnx")
+def test_an_archive_without_its_explanation_program_says_what_explains(tmp_path: Path) -> None:
+    model_dir = tiny.build("tabular-classification", tmp_path, runtime="onnx", explanation=False)
     worker = harness.start_worker(ClassificationHandler, model_dir)
     name = worker.handler.signature["name"]
     assert set(worker.send(harness.json_request({"features": [1, 2, 3]}))[0].json()) == {"label", "probabilities"}
     assert _explain(worker, {"features": [1, 2, 3]}).error(409) == (
-        f"model {name!r} is served on onnx, which computes no gradients; explanations need its TorchScript archive "
+        f"model {name!r} is served on onnx, which computes no gradients, and its archive carries no explanation "
+        "program; re-export it (python -m training train --missing) and archive it again, or archive TorchScript "
         "(python -m serving.archive --runtime torchscript)")
+
+
+EXPLAINED_ON_ONNX = [
+    ("tabular-classification", ClassificationHandler, [
+        {"features": [0.5, -1.5, 2.0]}, {"features": [[3, 3, 3], [-3, -3, -3]], "target": "neg", "steps": 128},
+        {"features": [1, 2, 3], "baseline": [1, 0, 0]}]),
+    ("regression", RegressionHandler, [{"features": [1.0, -2.0, 0.5]}, {"features": [[1, 2, 3], [0, 0, 1]]}]),
+    ("image-classification", ImageClassificationHandler, [
+        {"pixels": torch.rand(8, 8, generator=torch.Generator().manual_seed(5)).tolist()},
+        {"pixels": torch.rand(8, 8, generator=torch.Generator().manual_seed(6)).tolist(), "target": "3"}]),
+]
+
+
+@pytest.mark.parametrize(("kind", "handler", "bodies"), EXPLAINED_ON_ONNX, ids=[k for k, _, _ in EXPLAINED_ON_ONNX])
+def test_on_onnx_runtime_the_explanation_program_explains_as_torchscript_does(
+        models: Path, tmp_path: Path, kind: str, handler: type[Any], bodies: list[dict[str, Any]]) -> None:
+    reference = harness.start_worker(handler, tiny.build(kind, models))
+    worker = harness.start_worker(handler, tiny.build(kind, tmp_path, runtime="onnx"))
+    assert worker.handler.runtime == "onnx"
+    assert worker.handler.signature["explanation"] == {"file": "model.explain.pt2", "format": "torch.export"}
+    assert worker.handler.explainer is None  # loaded by the first explanation, not at start
+    for body in bodies:
+        expected, got = _explain(reference, body), _explain(worker, body)
+        assert (got.status, expected.status) == (200, 200), got.body
+        assert got.json() == approx_json(expected.json(), 1e-5)
+        inputs = {k: v for k, v in body.items() if k in ("features", "pixels")}
+        (predicted,), (reference_prediction,) = (w.send(harness.json_request(inputs)) for w in (worker, reference))
+        assert predicted.json() == approx_json(reference_prediction.json(), 1e-5)
+    assert isinstance(worker.handler.explainer, torch.fx.GraphModule)  # the program explained, ONNX Runtime predicted
+    assert type(worker.handler.model).__name__ == "OrtModule"
+
+
+def test_a_named_explanation_program_the_archive_lacks_stops_the_worker(tmp_path: Path) -> None:
+    model_dir = tiny.build("regression", tmp_path, runtime="onnx")
+    (model_dir / "model.explain.pt2").unlink()
+    with pytest.raises(FileNotFoundError, match="signature.json names the explanation program model.explain.pt2, "
+                                                "which the archive lacks"):
+        harness.start_worker(RegressionHandler, model_dir)
+
+
+def test_a_program_that_fails_to_load_fails_the_explanation_not_the_worker(tmp_path: Path) -> None:
+    model_dir = tiny.build("regression", tmp_path, runtime="onnx")
+    (model_dir / "model.explain.pt2").write_bytes(b"not a program")
+    worker = harness.start_worker(RegressionHandler, model_dir)
+    assert _explain(worker, {"features": [1, 2, 3]}).error(500) == "explanation failed; see the model server log"
+    assert "prediction" in worker.send(harness.json_request({"features": [1, 2, 3]}))[0].json()
+
+
+def test_an_explanation_program_of_another_format_stops_the_worker(tmp_path: Path) -> None:
+    model_dir = tiny.build("regression", tmp_path, runtime="onnx")
+    signature = json.loads((model_dir / "signature.json").read_text(encoding="utf-8"))
+    signature["explanation"]["format"] = "tensorflow.savedmodel"
+    (model_dir / "signature.json").write_text(json.dumps(signature), encoding="utf-8")
+    with pytest.raises(ValueError, match="explanation program of format 'tensorflow.savedmodel'; this handler "
+                                         "loads 'torch.export'"):
+        harness.start_worker(RegressionHandler, model_dir)

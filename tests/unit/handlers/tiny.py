@@ -139,21 +139,26 @@ BUILDERS: dict[str, Callable[[], tuple[nn.Module, dict[str, Any]]]] = {
 SEEDS = {"text-generation": 6}
 
 
-def build(kind: str, root: Path, seed: int | None = None, runtime: str = "torchscript",
+def build(kind: str, root: Path, seed: int | None = None, runtime: str = "torchscript", explanation: bool = True,
           **signature_overrides: Any) -> Path:
     """Write `root/<kind>/model.pt` (TorchScript, weights fixed by `seed`) and its signature.json, with
     `signature_overrides` set; the folder. Another `runtime` also writes its file, exported as training
-    exports it (the language model as one GRU step), and the signature names it as the archive builder does."""
+    exports it (the language model as one GRU step), and the signature names it as the archive builder does;
+    for a kind that explains, also its explanation program, as training and the archive add it (unless
+    `explanation` is False: an archive built before the programs existed)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEEDS.get(kind, 0) if seed is None else seed)
         module, signature = BUILDERS[kind]()
     with torchscript_deprecation_silenced():
         scripted = torch.jit.script(module.eval())
-    model_dir = root / (kind if runtime == "torchscript" else f"{kind}-{runtime}")
+    model_dir = root / (kind if runtime == "torchscript" else f"{kind}-{runtime}{'' if explanation else '-bare'}")
     model_dir.mkdir(parents=True, exist_ok=True)
     scripted.save(str(model_dir / "model.pt"))
     if runtime != "torchscript":
         signature.update(_export(module, signature, runtime, model_dir))
+    if explanation and portable.needs_explanation(kind, [runtime]):
+        portable.export_explanation(module, _example(signature["inputs"]), signature["inputs"], model_dir)
+        signature["explanation"] = dict(portable.EXPLANATION_ENTRY)
     signature.update(signature_overrides)
     (model_dir / "signature.json").write_text(json.dumps(signature, indent=2), encoding="utf-8")
     return model_dir
@@ -162,12 +167,15 @@ def build(kind: str, root: Path, seed: int | None = None, runtime: str = "torchs
 def _export(module: nn.Module, signature: dict[str, Any], runtime: str, model_dir: Path) -> dict[str, Any]:
     """Export `module` to `runtime` beside model.pt; the signature fields that say it is the served one."""
     inputs = [dict(spec, shape=[-1, 1]) if spec["name"] == "tokens" else spec for spec in signature["inputs"]]
-    example = tuple(torch.zeros([2 if d == -1 else d for d in spec["shape"]], dtype=getattr(torch, spec["dtype"]))
-                    for spec in inputs)
     entry = portable.RUNTIMES[runtime]
-    exporters.export(runtime, module.eval(), example, inputs, signature["outputs"], model_dir / entry.file)
+    exporters.export(runtime, module.eval(), _example(inputs), inputs, signature["outputs"], model_dir / entry.file)
     return {"runtime": runtime, "platform": entry.platform,
             "runtimes": {runtime: {"file": entry.file, "platform": entry.platform, "inputs": inputs}}}
+
+
+def _example(inputs: list[dict[str, Any]]) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.zeros([2 if d == -1 else d for d in spec["shape"]], dtype=getattr(torch, spec["dtype"]))
+                 for spec in inputs)
 
 
 def load_module(model_dir: Path) -> torch.jit.ScriptModule:

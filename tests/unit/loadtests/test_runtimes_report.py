@@ -28,6 +28,7 @@ def test_the_page_has_a_row_per_runtime_and_names_the_fastest() -> None:
     assert "3 runs of 3 s each" in page
     assert "- `cnn_digits`: **onnx** (fastest: onnx)" in page
     assert runtimes_report.GPU_NOTE in page
+    assert f"(fastest: onnx)\n\n{runtimes_report.EXPLANATIONS_NOTE}\n\n## GPU" in page
     assert "imports its runtime, once per process: aoti 4.2 s, onnx 0.3 s, torchscript 0.0 s." in page
 
 

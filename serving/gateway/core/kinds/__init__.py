@@ -2,10 +2,10 @@
 
 To add a kind: write its class in a file of this folder, list it in `KINDS`, and name its handler in
 `handlers.HANDLERS` (which the archiver reads; the handlers may not import this package). The two tables must
-name the same kinds, or importing this package fails.
+name the same kinds, and the explainable ones must be `handlers.EXPLAINED_KINDS`, or importing this package fails.
 """
 
-from handlers import HANDLERS
+from handlers import EXPLAINED_KINDS, HANDLERS
 from serving.gateway.core.kinds.base import ModelKind, Signature, TensorSpec
 from serving.gateway.core.kinds.image_classification import ImageClassification
 from serving.gateway.core.kinds.image_generation import ImageGeneration
@@ -23,6 +23,10 @@ def _registry(*kinds: ModelKind) -> dict[str, ModelKind]:
     if set(registry) != set(HANDLERS):
         raise RuntimeError(f"the gateway's kinds {sorted(registry)} and handlers.HANDLERS {sorted(HANDLERS)} "
                            "must name the same kinds")
+    explainable = {name for name, kind in registry.items() if kind.explainable}
+    if explainable != EXPLAINED_KINDS:
+        raise RuntimeError(f"the gateway's explainable kinds {sorted(explainable)} and handlers.EXPLAINED_KINDS "
+                           f"{sorted(EXPLAINED_KINDS)} must name the same kinds")
     return registry
 
 
