@@ -44,13 +44,14 @@ class GatewaySettings(BaseSettings):
     gateway_batch_max_bytes: int = Field(default=4 * MIB, gt=0)
     # Streaming generation (docs/streaming.md): streams open at once beyond `max_streams` get 429 at once; a stream
     # whose next chunk is not made, or not taken by its reader, within `idle_timeout_s` ends. The first chunk is
-    # small (time to first token); later ones are `chunk_tokens` for a stream alone (fewer calls to TorchServe)
-    # and `shared_chunk_tokens` while other streams are open (a new stream's first chunk waits behind one).
+    # small (time to first token); later ones are `chunk_tokens` for a stream alone (each chunk is a call to
+    # TorchServe: 256, a model's cap, makes the rest in one) and `shared_chunk_tokens` while other streams are open
+    # (their steps share one call, and a new stream's first chunk may wait behind it).
     gateway_stream_max_streams: int = Field(default=64, ge=1)
     gateway_stream_idle_timeout_s: float = Field(default=10.0, gt=0)
     gateway_stream_first_tokens: int = Field(default=4, ge=1)
-    gateway_stream_chunk_tokens: int = Field(default=128, ge=1)
-    gateway_stream_shared_chunk_tokens: int = Field(default=32, ge=1)
+    gateway_stream_chunk_tokens: int = Field(default=256, ge=1)
+    gateway_stream_shared_chunk_tokens: int = Field(default=64, ge=1)
     gateway_model_store: Path = Path("model_store")
     # TorchServe's inference API when it runs in another container (Kubernetes: its Service, e.g.
     # http://model-server:8080). Then, unless the next two settings say otherwise, no TorchServe token is sent and

@@ -6,6 +6,12 @@ batches grow exactly as large as the backlog. Each request still gets its own an
 answers every item as if it had come alone. TorchServe's frontend and the gateway's HTTP client then work once
 per envelope instead of once per request, which on a small machine is CPU given back to the model.
 
+A request may instead name a `group` (the stream engine's steps do: serving/gateway/streaming/engine.py): it
+waits for the rest of the event loop's turn, so that the steps which arrive together (the streams an envelope
+answer just woke) go in one envelope instead of the first two alone and the rest behind them. An envelope then
+carries one group only (a stream's short first chunk never waits for the long chunks of others in the same
+call), and lower groups leave first; plain requests, before any group.
+
 A request whose headers the envelope cannot carry (handlers/envelope.py's length fields) is refused alone with
 431, whether it would have gone alone or batched: its answer never depends on the traffic beside it."""
 
@@ -30,12 +36,14 @@ class _Waiting:
     request_id: str | None
     future: "asyncio.Future[UpstreamResponse]"
     context: contextvars.Context  # the request's (its request id, its trace): a batch call runs in its first's
+    group: int = -1  # -1: a plain request; else the group it goes to the model with
 
 
 @dataclass
 class _Queue:
     waiting: deque[_Waiting] = field(default_factory=deque)
     in_flight: int = 0
+    gathering: bool = False  # grouped requests wait for the end of this loop turn before they may leave
 
 
 class Coalescer:
@@ -51,9 +59,10 @@ class Coalescer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def predict(self, model: str, body: bytes, content_type: str, accept: str | None,
-                      request_id: str | None) -> UpstreamResponse:
+                      request_id: str | None, group: int | None = None) -> UpstreamResponse:
         """The model's answer to this request (or the domain error TorchServe's answer maps to); 431 for headers
-        too large to travel."""
+        too large to travel. With a `group` (0 or more), the request goes with the others of its group that
+        arrive in the same loop turn."""
         headers = {"content-type": content_type, **({"accept": accept} if accept else {})}
         try:  # the same check for a lone request, so that its answer never depends on the traffic beside it
             envelope.header_block(headers)
@@ -63,7 +72,7 @@ class Coalescer:
             self._observe(model, 1)
             return await self._send(model, body, content_type, accept, request_id)
         queue = self._queues.setdefault(model, _Queue())
-        if not queue.waiting and queue.in_flight < self.max_in_flight:
+        if group is None and not queue.waiting and queue.in_flight < self.max_in_flight:
             # A free slot and no one ahead: the request goes itself, from its own task (no task or future of
             # the queue's: at 1 connection every request takes this way).
             queue.in_flight += 1
@@ -77,23 +86,25 @@ class Coalescer:
                 queue.in_flight -= 1
                 self._dispatch(model)
         future: asyncio.Future[UpstreamResponse] = asyncio.get_running_loop().create_future()
-        queue.waiting.append(_Waiting(headers, body, request_id, future, contextvars.copy_context()))
-        self._dispatch(model)
+        queue.waiting.append(_Waiting(headers, body, request_id, future, contextvars.copy_context(),
+                                      -1 if group is None else group))
+        if group is None:
+            self._dispatch(model)
+        elif not queue.gathering:
+            queue.gathering = True
+            asyncio.get_running_loop().call_soon(self._gathered, model)
         try:
             return await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:  # queued behind calls that hang: the same answer a hanging call of its own gets
             raise UpstreamTimeout.of(model) from None
 
+    def _gathered(self, model: str) -> None:
+        self._queues[model].gathering = False
+        self._dispatch(model)
+
     def _dispatch(self, model: str) -> None:
         queue = self._queues[model]
-        while queue.waiting and queue.in_flight < self.max_in_flight:
-            batch: list[_Waiting] = []
-            size = 0
-            while queue.waiting and len(batch) < self.max_items and size + len(queue.waiting[0].body) <= self.max_bytes:
-                item = queue.waiting.popleft()
-                if not item.future.done():  # a client that went away is not sent
-                    batch.append(item)
-                    size += len(item.body)
+        while queue.in_flight < self.max_in_flight and (batch := self._next_batch(queue)) is not None:
             if not batch:
                 continue
             queue.in_flight += 1
@@ -103,6 +114,30 @@ class Coalescer:
             task = asyncio.create_task(self._call(model, batch), context=batch[0].context)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _next_batch(self, queue: _Queue) -> list[_Waiting] | None:
+        """The next envelope's requests, in arrival order: plain requests first, then the lowest group (none while
+        a group is still gathering); [] when only requests whose clients went away were taken; None: nothing."""
+        groups = [item.group for item in queue.waiting if item.group < 0 or not queue.gathering]
+        if not groups:
+            return None
+        group, full = min(groups), False
+        batch: list[_Waiting] = []
+        left: deque[_Waiting] = deque()
+        size = 0
+        for item in queue.waiting:
+            if item.group != group:
+                left.append(item)
+            elif item.future.done():  # a client that went away is not sent
+                continue
+            elif full or len(batch) == self.max_items or size + len(item.body) > self.max_bytes:
+                full = True  # the rest of the group waits for the next envelope, in its order
+                left.append(item)
+            else:
+                batch.append(item)
+                size += len(item.body)
+        queue.waiting = left
+        return batch
 
     async def _call(self, model: str, batch: list[_Waiting]) -> None:
         try:

@@ -7,8 +7,9 @@ and the answers back; nothing here knows HTTP, ASGI or gRPC. The contract:
   API-key check on the raw `authorization` value (`Bearer <key>`, from a header or gRPC metadata), the model
   version's choice (the one asked for, else the traffic policy's, sticky by `traffic_key`: core/lifecycle/) and,
   for a v1 body, the kind's media types: all that can be refused before a body is read.
-- `DataPlane.predict(entry, body, content_type, accept=None, request_id=None) -> UpstreamResponse`: v1; the
-  body goes to the model's handler untouched, after the kind's media-type check.
+- `DataPlane.predict(entry, body, content_type, accept=None, request_id=None, group=None) -> UpstreamResponse`:
+  v1; the body goes to the model's handler untouched, after the kind's media-type check (`group`: the
+  coalescer's, for requests that should go to the model together).
 - `DataPlane.infer(entry, request, request_id=None) -> list[Tensor]`: v2; the codec's `InferRequest` is
   checked against the kind's tensor contract, sent to the handler (as one or several JSON calls), and its
   answers, checked against the contract too (core/answers.py: BadModelAnswer, 502, for a 200 of the wrong
@@ -35,6 +36,7 @@ UpstreamError, BadModelAnswer, UpstreamTimeout), each of which a front-end maps 
 """
 
 import asyncio
+import functools
 from dataclasses import dataclass
 
 from serving.gateway.core.admission import Admission, ApiKeys
@@ -91,12 +93,14 @@ class DataPlane:
         return entry
 
     async def predict(self, entry: ModelEntry, body: bytes, content_type: str, accept: str | None = None,
-                      request_id: str | None = None, deadline: float | None = None) -> UpstreamResponse:
-        """A v1 prediction: `body` (of media type `content_type`) to the model's handler as it is."""
+                      request_id: str | None = None, deadline: float | None = None,
+                      group: int | None = None) -> UpstreamResponse:
+        """A v1 prediction: `body` (of media type `content_type`) to the model's handler as it is. `group`: the
+        coalescer's group it goes to the model with (core/batching.py; the stream engine's steps)."""
         _check_media_type(entry, content_type)
         if not body:
             raise InvalidInput("empty request body")
-        return await self._forward(entry, body, content_type, accept, request_id, deadline)
+        return await self._forward(entry, body, content_type, accept, request_id, deadline, group)
 
     async def infer(self, entry: ModelEntry, request: InferRequest, request_id: str | None = None,
                     deadline: float | None = None) -> list[Tensor]:
@@ -150,15 +154,17 @@ class DataPlane:
         return dict(zip(names, ready, strict=True))
 
     async def _forward(self, entry: ModelEntry, body: bytes, content_type: str, accept: str | None,
-                       request_id: str | None, deadline: float | None = None) -> UpstreamResponse:
+                       request_id: str | None, deadline: float | None = None,
+                       group: int | None = None) -> UpstreamResponse:
         """One body to the picked version's handler under the admission limit, through the lifecycle (in flight,
         the outage gate, metrics by version, the shadow copy); latency and failures recorded, and noted into the
         request's trace."""
         tracing.note_model(entry.name, entry.version)  # gRPC picks its version without `admit`
         async with self.admission.slot():
             try:
-                result = await self.lifecycle.call(entry, self.batcher.predict, body, content_type, accept,
-                                                   request_id, deadline)
+                send = self.batcher.predict if group is None else functools.partial(self.batcher.predict,
+                                                                                    group=group)
+                result = await self.lifecycle.call(entry, send, body, content_type, accept, request_id, deadline)
             except UpstreamTimeout:
                 self.metrics.upstream_error(entry.name, "timeout")
                 raise

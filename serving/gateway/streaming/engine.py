@@ -1,6 +1,7 @@
 """A continuation generated chunk by chunk through the gateway's data plane: each chunk is one step request
-(handlers/generation_step.py) to the model, which the core's coalescer batches with the steps of other
-streams, and the next is asked for only when the reader has taken the one before.
+(handlers/generation_step.py) to the model, and the next is asked for only when the reader has taken the one
+before. A later step waits for the other streams of its model (streaming/cohort.py), and the core's coalescer
+sends the steps that leave together in one call.
 
 So a client that goes away stops the generation at once (its next step is never sent, or is dropped from the
 coalescer's queue), a slow reader holds at most one chunk in the gateway, and every stream shares the worker
@@ -17,9 +18,13 @@ from serving.gateway.core.answers import answer_object
 from serving.gateway.core.catalog import ModelEntry
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import GatewayError, InvalidInput, UpstreamTimeout
+from serving.gateway.streaming.cohort import Member
 from serving.gateway.streaming.metrics import Outcome
 
 OPTIONS = ("temperature", "top_k")  # sent with every step; the seed only with the first
+# The coalescer's groups (core/batching.py): first chunks go in calls of their own, ahead of later chunks, so
+# that a new stream's first chunk never waits inside one call for the long chunks of others.
+FIRST_CHUNKS, LATER_CHUNKS = 0, 1
 
 
 @dataclass(frozen=True)
@@ -81,14 +86,17 @@ class TextStream:
         self.started = time.perf_counter()
         self._first: dict[str, Any] | None = None
         self._first_size, self._produced, self._ended = 0, 0, False
+        self._member: Member | None = None  # in its model's cohort from open() until the stream ends
 
     async def open(self) -> None:
         """Take a slot (or 429) and make the first chunk (or raise the request's error)."""
         self.hub.slots.take()
         self.hub.metrics.active.inc()
+        self._member = self.hub.cohorts.join(self.entry.name, self.entry.version)
         self._first_size = self.hub.limits.next_chunk(0, self.request.max_new_tokens, self.hub.slots.open)
         try:
-            self._first = await self._step({"prompt": self.request.prompt, **self.request.options}, self._first_size)
+            self._first = await self._step({"prompt": self.request.prompt, **self.request.options}, self._first_size,
+                                           self._first_size == self.request.max_new_tokens)
         except BaseException:
             self._end("failed", 0)
             raise
@@ -113,7 +121,8 @@ class TextStream:
                 if produced == total:
                     break
                 size = self.hub.limits.next_chunk(produced, total - produced, self.hub.slots.open)
-                answer = await self._step({**self._options(), "resume": answer["resume"]}, size)
+                answer = await self._step({**self._options(), "resume": answer["resume"]}, size,
+                                          produced + size == total)
             outcome = "completed"
             yield Finish("length", len(self.request.prompt) or 1, produced, int(first["seed"]))
         except GatewayError:
@@ -125,14 +134,25 @@ class TextStream:
     def _options(self) -> dict[str, Any]:
         return {k: v for k, v in self.request.options.items() if k in OPTIONS}
 
-    async def _step(self, fields: dict[str, Any], size: int) -> dict[str, Any]:
+    async def _step(self, fields: dict[str, Any], size: int, last: bool) -> dict[str, Any]:
+        """One chunk: a first one at once, a later one with the other streams' of its model (streaming/cohort.py).
+        Then the stream is between chunks, or out of the cohort after its last."""
+        first, member = "resume" not in fields, self._member
+        assert member is not None, "open() first"
         body = json.dumps({**fields, "step": size}).encode()
         try:
             async with asyncio.timeout(self.hub.limits.idle_timeout_s):
-                result = await self.plane.predict(self.entry, body, "application/json", None, self.request_id)
+                if not first:
+                    await member.ready()
+                result = await self.plane.predict(self.entry, body, "application/json", None, self.request_id,
+                                                  group=FIRST_CHUNKS if first else LATER_CHUNKS)
         except TimeoutError:
             raise UpstreamTimeout(f"model {self.entry.name!r} made no token for "
                                   f"{self.hub.limits.idle_timeout_s:g} s; the stream was ended") from None
+        if last:
+            member.leave()
+        else:
+            member.answered()
         return answer_object(self.entry.name, result.body, "text", "seed", "resume")  # the step protocol's keys
 
     def close(self) -> None:
@@ -144,6 +164,8 @@ class TextStream:
         if self._ended:
             return
         self._ended = True
+        if self._member is not None:
+            self._member.leave()
         self.hub.slots.give_back()
         self.hub.metrics.active.dec()
         self.hub.metrics.ended(self.entry.name, outcome, tokens, time.perf_counter() - self.started)

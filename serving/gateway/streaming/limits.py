@@ -1,9 +1,10 @@
 """The bounds every stream lives within: how many may be open, how long one may idle, how its chunks are sized."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from serving.gateway.core.errors import Overloaded
 from serving.gateway.settings import GatewaySettings
+from serving.gateway.streaming.cohort import Cohorts
 from serving.gateway.streaming.metrics import StreamMetrics
 
 
@@ -54,8 +55,10 @@ class StreamSlots:
 
 @dataclass
 class StreamHub:
-    """What every stream of the gateway shares: its limits, the open-stream count and the metrics."""
+    """What every stream of the gateway shares: its limits, the open-stream count, the metrics and the cohorts
+that align the steps of each model's streams (streaming/cohort.py)."""
 
     limits: StreamLimits
     slots: StreamSlots
     metrics: StreamMetrics
+    cohorts: Cohorts = field(default_factory=Cohorts)

@@ -21,6 +21,7 @@ class FakeTorchServe:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []  # (content type, number of requests)
+        self.bodies: list[bytes] = []  # what each call sent
         self.tasks: list[asyncio.Task[object] | None] = []  # the task each call ran in
         self.gate = asyncio.Event()
         self.fail: Exception | None = None
@@ -30,6 +31,7 @@ class FakeTorchServe:
         enveloped = content_type == envelope.CONTENT_TYPE
         items = envelope.unpack_requests(body) if enveloped else [({"content-type": content_type}, body)]
         self.calls.append((content_type, len(items)))
+        self.bodies.append(body)
         self.tasks.append(asyncio.current_task())
         await self.gate.wait()
         if self.fail is not None:
@@ -219,3 +221,57 @@ async def test_a_request_queued_behind_a_hung_call_times_out_like_one() -> None:
     results = await asyncio.gather(_request(coalescer, 1), _request(coalescer, 2), return_exceptions=True)
     assert all(isinstance(r, UpstreamTimeout) for r in results)
     assert asyncio.get_running_loop().time() - started < 0.4  # each bounded by its own 0.2 s, queue included
+
+
+def _grouped(coalescer: Coalescer, x: int, group: int) -> asyncio.Task[UpstreamResponse]:
+    body = json.dumps({"x": x}).encode()
+    return asyncio.ensure_future(coalescer.predict("m", body, "application/json", None, None, group=group))
+
+
+async def test_grouped_requests_of_one_loop_turn_go_as_one_envelope_though_slots_are_free() -> None:
+    """Without groups the first two would go alone (two free slots) and the rest behind them."""
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=2, max_bytes=1 << 20, timeout_s=5)
+    server.gate.set()
+    results = await asyncio.gather(*(_grouped(coalescer, x, 1) for x in range(5)))
+    assert server.calls == [(envelope.CONTENT_TYPE, 5)]
+    assert [json.loads(r.body) for r in results] == [{"y": 2 * x} for x in range(5)]
+
+
+async def test_an_envelope_carries_one_group_and_lower_groups_leave_first() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
+    later = [_grouped(coalescer, x, 1) for x in (1, 2)]
+    first = [_grouped(coalescer, x, 0) for x in (3, 4, 5)]
+    await _settle()
+    assert [body for _, body in envelope.unpack_requests(server.bodies[0])] == [b'{"x": 3}', b'{"x": 4}', b'{"x": 5}']
+    server.gate.set()
+    await asyncio.gather(*later, *first)
+    assert server.calls == [(envelope.CONTENT_TYPE, 3), (envelope.CONTENT_TYPE, 2)]
+
+
+async def test_plain_requests_go_before_groups_and_never_share_their_envelope() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
+    busy = _request(coalescer, 0)  # the slot is taken: everything after it waits
+    await _settle()
+    waiting = [_grouped(coalescer, 1, 0), _request(coalescer, 2), _grouped(coalescer, 3, 0), _request(coalescer, 4)]
+    await _settle()
+    server.gate.set()
+    await asyncio.gather(busy, *waiting)
+    assert server.calls == [("application/json", 1), (envelope.CONTENT_TYPE, 2), (envelope.CONTENT_TYPE, 2)]
+    assert [body for _, body in envelope.unpack_requests(server.bodies[1])] == [b'{"x": 2}', b'{"x": 4}']
+
+
+async def test_a_grouped_request_whose_client_left_is_not_sent() -> None:
+    server = FakeTorchServe()
+    coalescer = Coalescer(server.send, max_items=8, max_in_flight=1, max_bytes=1 << 20, timeout_s=5)
+    busy = _request(coalescer, 0)
+    await _settle()
+    gone, staying = _grouped(coalescer, 1, 0), _grouped(coalescer, 2, 0)
+    await _settle()
+    gone.cancel()
+    server.gate.set()
+    await busy
+    assert json.loads((await staying).body) == {"y": 4}
+    assert server.calls == [("application/json", 1), ("application/json", 1)]

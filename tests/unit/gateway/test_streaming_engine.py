@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from handlers import envelope
 from serving.gateway.core.admission import Admission, ApiKeys
+from serving.gateway.core.batching import Coalescer
 from serving.gateway.core.catalog import Catalog, ModelEntry
 from serving.gateway.core.dataplane import DataPlane
 from serving.gateway.core.errors import Overloaded, UpstreamError
@@ -36,7 +38,7 @@ class ScriptedModel:
         self.bodies: list[dict[str, Any]] = []
         self.hang_at, self.fail_at = hang_at, fail_at
 
-    async def predict(self, model: str, body: bytes, *_: Any) -> UpstreamResponse:
+    async def predict(self, model: str, body: bytes, *_: Any, **__: Any) -> UpstreamResponse:
         self.bodies.append(json.loads(body))
         if len(self.bodies) == self.hang_at:
             await asyncio.Event().wait()
@@ -119,6 +121,52 @@ def test_streams_open_together_ask_for_shared_chunks(tmp_path: Path) -> None:
              for events in asyncio.run(two())]
     assert texts == ["x" * 40, "x" * 40]
     assert [body["step"] for body in model.bodies[:4]] == [8, 8, 16, 16]  # the second chunks: both streams open
+
+
+class EnvelopeModel:
+    """TorchServe behind the real coalescer: answers steps alone or enveloped, a little later, and notes each call's
+    steps (a first one by its prompt, a later one by its resume)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []  # each call's step sizes
+
+    async def send(self, model: str, body: bytes, content_type: str, *_: Any) -> UpstreamResponse:
+        items = envelope.unpack_requests(body) if content_type == envelope.CONTENT_TYPE else [({}, body)]
+        steps = [json.loads(item) for _, item in items]
+        self.calls.append([step["step"] for step in steps])
+        await asyncio.sleep(0.005)
+        answers = [json.dumps({"text": "x" * step["step"], "seed": 5, "resume": "r"}).encode() for step in steps]
+        if content_type != envelope.CONTENT_TYPE:
+            return UpstreamResponse(answers[0], "application/json", 0.005)
+        packed = envelope.pack_responses([(200, "application/json", answer) for answer in answers])
+        return UpstreamResponse(packed, envelope.CONTENT_TYPE, 0.005)
+
+
+def test_the_later_steps_of_streams_that_opened_apart_share_calls(tmp_path: Path) -> None:
+    """Streams that open a millisecond apart get their first chunks in different calls; left to the coalescer,
+    each would go on in calls of its own. The cohort makes their later steps leave together."""
+    model = EnvelopeModel()
+    state = _state(model, tmp_path, max_streams=8)  # type: ignore[arg-type]
+    state.batcher = Coalescer(model.send, max_items=32, max_in_flight=2, max_bytes=1 << 20, timeout_s=5)
+
+    async def stream(delay: float) -> list[bytes]:
+        await asyncio.sleep(delay)
+        opened = TextStream(state, ENTRY, GenerationRequest("hi", 40, {}), None)
+        await opened.open()
+        return await _read(opened)
+
+    async def streams() -> list[list[bytes]]:
+        return list(await asyncio.gather(*(stream(i * 0.001) for i in range(4))))
+
+    texts = ["".join(json.loads(e.removeprefix(b"data: "))["text"] for e in events if e.startswith(b"data:"))
+             for events in asyncio.run(streams())]
+    assert texts == ["x" * 40] * 4
+    assert sorted(model.calls[-2:]) == [[16] * 4, [16] * 4]  # every later chunk: one call for the four
+    assert len(model.calls) == 5  # and the first chunks in three: the first alone, the second alone, two together
+
+
+async def _read(stream: TextStream) -> list[bytes]:
+    return [data async for data in v1._events(stream)]
 
 
 def test_a_failure_midway_ends_with_an_error_event(tmp_path: Path) -> None:

@@ -109,3 +109,20 @@ def test_a_bad_step_fails_alone_in_its_batch(worker: harness.Worker) -> None:
                              {"body": {"prompt": "abc", "seed": 4, "step": 2}}])
     assert replies[0].error(400) == "'resume' does not come from this model (wrong size)"
     assert _ok(replies[1])["text"] == _stepped(worker, [2], prompt="abc", seed=4)[0]
+
+
+def test_a_resume_is_the_token_the_seed_the_position_and_the_state(worker: harness.Worker) -> None:
+    first = _ok(worker.handle([{"body": {"prompt": "abc", "seed": 4, "step": 3}}])[0])
+    raw = base64.b64decode(first["resume"])
+    assert len(raw) == 16 + 4 * tiny.HIDDEN
+    assert (int.from_bytes(raw[4:12], "big"), int.from_bytes(raw[12:16], "big")) == (4, 3)
+    second = _ok(worker.handle([{"body": {"step": 2, "resume": first["resume"]}}])[0])
+    assert second["seed"] == 4
+    assert int.from_bytes(base64.b64decode(second["resume"])[12:16], "big") == 5
+
+
+def test_a_resume_with_a_seed_outside_63_bits_is_refused(worker: harness.Worker) -> None:
+    raw = bytearray(base64.b64decode(_resume(worker)))
+    raw[4:12] = (2**63).to_bytes(8, "big")
+    (reply,) = worker.handle([{"body": {"step": 2, "resume": base64.b64encode(bytes(raw)).decode()}}])
+    assert reply.error(400) == "'resume' holds a seed outside 0..2**63-1"
