@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from loadtests import run_counts, stack_memory, wrk
+from loadtests import run_counts, wrk
 from loadtests.peers.torchserve import BEST
 from loadtests.stack import local_stack, running_torchserve, settings_for
 from serving.archive.builder import build
@@ -28,6 +28,7 @@ from serving.examples import example_request
 from serving.modelserver import ModelServerSettings, read_keys
 from serving.modelserver.paths import ServerPaths
 from serving.modelserver.processes import server_process
+from serving.modelserver.workers import worker_pids
 
 PARTS = ("gateway", "jvm", "workers", "wrk")
 
@@ -103,7 +104,7 @@ def _model_server_parts(model_server: ModelServerSettings, model: str) -> dict[s
     jvm = server_process(ServerPaths.of(model_server))
     if jvm is None:
         raise RuntimeError(f"TorchServe under {model_server.ts_home} is not running")
-    return {"jvm": [jvm], "workers": [psutil.Process(pid) for pid in stack_memory.worker_pids(model_server, model)]}
+    return {"jvm": [jvm], "workers": [psutil.Process(pid) for pid in worker_pids(model_server, model)]}
 
 
 def table(splits: list[Split]) -> str:

@@ -26,10 +26,10 @@ from loadtests import runtimes_report, wrk
 from loadtests.bench import example_body, in_process
 from loadtests.inprocess import InProcessModel
 from loadtests.stack import LocalStack, local_stack
-from loadtests.stack_memory import worker_pids
 from loadtests.wrk import WrkResult
 from serving.archive.builder import build
 from serving.cli import UsageError
+from serving.modelserver.workers import worker_pids
 
 
 @dataclass

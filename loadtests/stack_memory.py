@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 import psutil
 
 from loadtests.stack import LocalStack
-from serving.modelserver import ModelServerSettings, read_keys
 from serving.modelserver.paths import ServerPaths
 from serving.modelserver.processes import server_process
+from serving.modelserver.workers import worker_pids
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,6 @@ def pss_mib(process: psutil.Process, with_children: bool = False) -> float:
     """A process's PSS (and its descendants') in MiB."""
     members = [process, *process.children(recursive=True)] if with_children else [process]
     return sum(p.memory_full_info().pss for p in members) / 2**20
-
-
-def worker_pids(model_server: ModelServerSettings, model: str) -> list[int]:
-    """The model's TorchServe workers, as the management API of `model_server` lists them."""
-    headers = read_keys(model_server.ts_home).management_headers()
-    described = httpx.get(f"{model_server.management_url}/models/{model}", headers=headers, timeout=10)
-    described.raise_for_status()
-    return [int(worker["pid"]) for entry in described.json() for worker in entry["workers"]]
 
 
 def measure(stack: LocalStack, model: str) -> StackMemory:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from serving.modelserver import ModelServerSettings, read_keys
+from serving.modelserver import ModelServerSettings
+from serving.modelserver.workers import worker_pids
 
 
 @dataclass(frozen=True)
@@ -61,21 +62,10 @@ async def burst(url: str, body: dict[str, object], count: int) -> list[Call]:
 
 
 def worker_pid(server: ModelServerSettings, model: str) -> int:
-    """The pid of the model's one TorchServe worker, from the management API."""
-    headers = read_keys(server.ts_home).management_headers()
-    workers = httpx.get(f"{server.management_url}/models/{model}", headers=headers, timeout=10).json()[0]["workers"]
-    assert len(workers) == 1, workers
-    return int(workers[0]["pid"])
-
-
-def worker_pids(server: ModelServerSettings, models: list[str]) -> list[int]:
-    """Every worker pid of the models' versions, from the management API."""
-    headers = read_keys(server.ts_home).management_headers()
-    pids = []
-    for model in models:
-        for version in httpx.get(f"{server.management_url}/models/{model}/all", headers=headers, timeout=10).json():
-            pids += [int(w["pid"]) for w in version["workers"] if w.get("pid")]
-    return pids
+    """The pid of the model's one TorchServe worker."""
+    pids = worker_pids(server, model)
+    assert len(pids) == 1, pids
+    return pids[0]
 
 
 def metric(text: str, name: str, **labels: str) -> float:

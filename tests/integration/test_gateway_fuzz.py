@@ -24,7 +24,8 @@ from PIL import Image
 from serving.gateway.app import create_app
 from serving.gateway.core.http1 import Http1Pool, Origin
 from serving.gateway.settings import GatewaySettings
-from serving.modelserver import ModelServerSettings, read_keys
+from serving.modelserver import ModelServerSettings
+from serving.modelserver.workers import worker_pids
 from tests.error_bodies import error_of
 from tests.integration.conftest import AUTH, KEY
 from training import registry
@@ -110,19 +111,15 @@ def no_worker_dies_and_only_served_models_are_asked_for(
     server: ModelServerSettings, sent_upstream: list[tuple[str, str]],
 ) -> Iterator[None]:
     """Around each test: the same worker pids before and after, and no upstream URL but a served model's."""
-    before = worker_pids(server)
+    def workers() -> dict[str, list[int]]:
+        return {name: worker_pids(server, name) for name in NAMES}
+
+    before = workers()
     yield
-    assert worker_pids(server) == before, "a TorchServe worker died (or was restarted) during the test"
+    assert workers() == before, "a TorchServe worker died (or was restarted) during the test"
     allowed = {("POST", f"{server.inference_url}/predictions/{name}") for name in NAMES}
     allowed |= {("GET", f"{server.management_url}/models/{name}") for name in NAMES}
     assert set(sent_upstream) <= allowed, set(sent_upstream) - allowed
-
-
-def worker_pids(server: ModelServerSettings) -> dict[str, list[int]]:
-    headers = read_keys(server.ts_home).management_headers()
-    described = {name: httpx.get(f"{server.management_url}/models/{name}", headers=headers, timeout=10).json()
-                 for name in NAMES}
-    return {name: sorted(w["pid"] for w in models[0]["workers"]) for name, models in described.items()}
 
 
 def assert_answered(response: httpx.Response) -> None:

@@ -20,9 +20,10 @@ import pytest
 from serving.archive.builder import build
 from serving.gateway.core.catalog import read_archive
 from serving.modelserver import ModelServerSettings, read_keys
+from serving.modelserver.workers import worker_pids
 from tests.conftest import ARTIFACTS
 from tests.error_bodies import error_of
-from tests.integration.load import Call, metric, steady_load, worker_pids
+from tests.integration.load import Call, metric, steady_load
 from tests.integration.slow_models import REQUEST, brief_archive
 from tests.servers import gateway_process, running_torchserve, settings_for
 
@@ -151,11 +152,15 @@ def wait_until_answering(url: str, body: dict[str, object], timeout_s: float = 6
 def test_killed_workers_give_bounded_503s_other_models_answer_and_recovery_is_automatic(
         gateway: str, lifecycle_server: ModelServerSettings, victims: list[str]) -> None:
     models = ["brief", "linear_regression"]
+
+    def victims_workers() -> list[int]:
+        return [pid for model in victims for pid in worker_pids(lifecycle_server, model, all_versions=True)]
+
     stop_ = threading.Event()
     with ThreadPoolExecutor(2) as pool:
         loads = {m: pool.submit(steady_load, f"{gateway}/v1/models/{m}/predict", REQUEST, 4, stop_) for m in models}
         time.sleep(2)
-        pids = worker_pids(lifecycle_server, victims)
+        pids = victims_workers()
         killed = time.monotonic()
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
@@ -168,7 +173,7 @@ def test_killed_workers_give_bounded_503s_other_models_answer_and_recovery_is_au
         check_outage(calls[model], killed, model)
         if model not in victims:
             assert {c.status for c in calls[model]} == {200}, "another model's requests failed"
-    assert not set(worker_pids(lifecycle_server, victims)) & set(pids)
+    assert not set(victims_workers()) & set(pids)
     ready = httpx.get(f"{gateway}/readyz")
     assert (ready.status_code, ready.json()["status"]) == (200, "ready")
     metrics = httpx.get(f"{gateway}/metrics").text

@@ -15,7 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from serving.modelserver import ModelServerSettings, read_keys
+from serving.modelserver import ModelServerSettings
+from serving.modelserver.workers import worker_pids
 from training import export, registry
 from training.data import images, tabular
 
@@ -29,12 +30,6 @@ def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray((pixels * 255).round().astype(np.uint8), mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _worker_pids(server: ModelServerSettings, name: str) -> list[int]:
-    headers = read_keys(server.ts_home).management_headers()
-    models = httpx.get(f"{server.management_url}/models/{name}", headers=headers, timeout=10).json()
-    return sorted(w["pid"] for w in models[0]["workers"])
 
 
 def test_cnn_digits_reads_held_out_digits_sent_as_png(client: httpx.Client) -> None:
@@ -132,7 +127,7 @@ def test_bad_input_gets_a_4xx_and_the_worker_keeps_serving(
     client: httpx.Client, server: ModelServerSettings, name: str, body: bytes | None, content_type: str,
     message: str,
 ) -> None:
-    pids = _worker_pids(server, name)
+    pids = worker_pids(server, name)
     response = client.post(f"/predictions/{name}", content=_huge_png() if body is None else body,
                            headers={"Content-Type": content_type})
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
@@ -145,4 +140,4 @@ def test_bad_input_gets_a_4xx_and_the_worker_keeps_serving(
             "char_rnn": {"prompt": "def", "max_new_tokens": 5, "seed": 1},
             "dcgan_digits": {"digit": 1, "seed": 1}}[name]
     assert client.post(f"/predictions/{name}", json=good).status_code == 200
-    assert _worker_pids(server, name) == pids  # the same worker: nothing restarted
+    assert worker_pids(server, name) == pids  # the same worker: nothing restarted
