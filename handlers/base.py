@@ -19,7 +19,7 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from handlers import envelope, runtimes
+from handlers import envelope, runtimes, worker_logs
 from handlers.errors import REASONS, InvalidInput
 from handlers.wire import Request, Response, decode_row, error_body
 
@@ -34,6 +34,7 @@ class SignatureHandler(BaseHandler):
 
     def initialize(self, context: Any) -> None:
         """Load the model (BaseHandler), read signature.json, then warm up at batch 1 and the largest batch."""
+        worker_logs.quiet_per_call_lines()
         threads = ((getattr(context, "model_yaml_config", None) or {}).get("handler") or {}).get("torch_threads")
         if threads:
             # Torch's default is one intra-op thread per core, each spinning at a barrier; beside TorchServe's
