@@ -139,16 +139,19 @@ def main(args: argparse.Namespace) -> int:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         measured = measure(args, Path(tmp), lambda line: print(line, flush=True))
+    chart, peers_chart = args.out.with_suffix(".png"), args.out.with_name(f"{args.out.stem}-peers.png")
     text = bench_report.markdown(measured.results, args, time.time() - started)
-    text += peers_report.markdown(measured.results, measured.peers, measured.memory,
-                                  measured.stack_ready_s)
+    text += f"\n![req/s against connections: in-process, TorchServe and the gateway]({chart.name})\n\n"
+    if any(measured.peers.values()):
+        text += peers_report.markdown(measured.results, measured.peers, measured.memory, measured.stack_ready_s)
+        text += f"\n![req/s of the stack and each peer at its better mode]({peers_chart.name})\n"
     if measured.streams:
         text += "\n" + stream_bench.markdown(measured.streams)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     previous = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
     args.out.write_text(bench_report.merge(previous, text), encoding="utf-8")
-    bench_report.plot(measured.results, args.out.with_suffix(".png"))
+    bench_report.plot(measured.results, chart)
     if any(measured.peers.values()):
-        peers_report.plot(measured.results, measured.peers, args.out.with_name(f"{args.out.stem}-peers.png"))
+        peers_report.plot(measured.results, measured.peers, peers_chart)
     print(text)
     return 0
