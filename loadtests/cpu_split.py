@@ -3,6 +3,8 @@ TorchServe with the archive's batchSize 1, behind the gateway's coalescer) and T
 best batching (the peers' settings: batchSize 8, maxBatchDelay 2 ms), both up at once on one model; wrk takes turns
 on them, and around each run the CPU time (user + system, /proc) of every process is read: the gateway, the JVM,
 the model's workers, and wrk itself. Each figure is CPU milliseconds per request answered, median over the rounds.
+With --jvm-threads, the JVM's share is also split by thread (jstack's per-thread CPU time): its Netty event
+loops, the model's worker threads, the readers of the workers' stdout, the JIT compilers, the GC.
 
     python -m loadtests.cpu_split --artifacts artifacts --model mlp_classifier --connections 16 --seconds 5
 """
@@ -11,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
+from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +31,15 @@ from loadtests.stack import local_stack, running_torchserve, settings_for
 from serving.archive.builder import build
 from serving.examples import example_request
 from serving.modelserver import ModelServerSettings, read_keys
+from serving.modelserver.java import find_java_home
 from serving.modelserver.paths import ServerPaths
 from serving.modelserver.processes import server_process
 from serving.modelserver.workers import worker_pids
 
 PARTS = ("gateway", "jvm", "workers", "wrk")
+THREAD = "jvm thread: "  # the key prefix of a JVM thread group's figure
+# A thread in `jstack` output: `"W-9000-mlp_classifier_1.0" #38 [4242] prio=5 os_prio=0 cpu=812.03ms elapsed=…`
+_JSTACK_THREAD = re.compile(r'^"([^"]+)"[^\n]*?\bcpu=([\d.]+)ms', re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class Split:
     @property
     def total_ms(self) -> float:
         """The server's own processes (wrk's share left out)."""
-        return sum(ms for part, ms in self.cpu_ms.items() if part != "wrk")
+        return sum(ms for part, ms in self.cpu_ms.items() if part in PARTS and part != "wrk")
 
 
 def cpu_s(processes: list[psutil.Process]) -> float:
@@ -52,20 +61,46 @@ def cpu_s(processes: list[psutil.Process]) -> float:
     return sum(t.user + t.system for t in (p.cpu_times() for p in processes))
 
 
+def thread_groups(jstack_output: str) -> dict[str, float]:
+    """CPU ms of each thread group in a `jstack` dump: threads named alike but for their numbers summed."""
+    groups: dict[str, float] = defaultdict(float)
+    for name, cpu_ms in _JSTACK_THREAD.findall(jstack_output):
+        groups[re.sub(r"\d+", "N", name)] += float(cpu_ms)
+    return dict(groups)
+
+
+def jvm_threads_ms(jvm: psutil.Process) -> dict[str, float]:
+    """The JVM's CPU ms so far, by thread group."""
+    jstack = find_java_home() / "bin" / "jstack"
+    dump = subprocess.run([str(jstack), str(jvm.pid)], capture_output=True, text=True, timeout=60, check=True)
+    return thread_groups(dump.stdout)
+
+
 def measured_run(url: str, lua: Path, args: argparse.Namespace, parts: dict[str, list[psutil.Process]],
                  token: str | None = None) -> tuple[float, dict[str, float]]:
-    """One wrk run; req/s and each part's CPU ms per request (wrk's from its own report)."""
+    """One wrk run; req/s and each part's CPU ms per request (wrk's from its own report), and with
+    --jvm-threads each JVM thread group's (keys starting with THREAD)."""
+    threads = getattr(args, "jvm_threads", False)
+    # The thread dumps bracket the process figures: their own CPU (the JVM's attach listener, a safepoint) is
+    # then outside the JVM column, and shows in the thread table under the threads that made them.
+    threads_before = jvm_threads_ms(parts["jvm"][0]) if threads else {}
     before = {part: cpu_s(processes) for part, processes in parts.items()}
     result = wrk.run(url, lua, args.connections, args.seconds, threads=2)
+    after = {part: cpu_s(processes) for part, processes in parts.items()}
+    threads_after = jvm_threads_ms(parts["jvm"][0]) if threads else {}
     answered = result.requests_per_s * args.seconds
-    per_request = {part: (cpu_s(processes) - before[part]) * 1000 / answered for part, processes in parts.items()}
+    per_request = {part: (after[part] - before[part]) * 1000 / answered for part in parts}
     per_request["wrk"] = result.client_cpu_share * 2 * args.seconds * 1000 / answered  # share of the 2 cores
+    per_request |= {THREAD + group: (ms - threads_before.get(group, 0.0)) / answered
+                    for group, ms in threads_after.items()}
     return result.requests_per_s, per_request
 
 
 def median_split(server: str, runs: list[tuple[float, dict[str, float]]]) -> Split:
+    """The median run; a thread group that a run did not have (it was not started yet) counts 0 there."""
+    keys = dict.fromkeys(key for _, cpu in runs for key in cpu)
     return Split(server, statistics.median(r for r, _ in runs),
-                 {part: statistics.median(cpu[part] for _, cpu in runs) for part in runs[0][1]})
+                 {key: statistics.median(cpu.get(key, 0.0) for _, cpu in runs) for key in keys})
 
 
 def measure(args: argparse.Namespace, work: Path) -> list[Split]:
@@ -119,10 +154,27 @@ def table(splits: list[Split]) -> str:
     return "\n".join(lines)
 
 
+def threads_table(splits: list[Split], shown: int = 8) -> str:
+    """The markdown table of the JVM's CPU ms per request by thread group: the `shown` largest, the rest summed."""
+    groups = sorted({key for split in splits for key in split.cpu_ms if key.startswith(THREAD)},
+                    key=lambda key: -max(split.cpu_ms.get(key, 0.0) for split in splits))
+    head, rest = groups[:shown], groups[shown:]
+    lines = ["| JVM thread group | " + " | ".join(split.server for split in splits) + " |",
+             "|---" * (len(splits) + 1) + "|"]
+    lines += [f"| {key.removeprefix(THREAD)} | " + " | ".join(f"{split.cpu_ms.get(key, 0.0):.4f}" for split in splits)
+              + " |" for key in head]
+    if rest:
+        lines.append(f"| the other {len(rest)} | " + " | ".join(
+            f"{sum(split.cpu_ms.get(key, 0.0) for key in rest):.4f}" for split in splits) + " |")
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m loadtests.cpu_split", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="the trained models")
     parser.add_argument("--model", default="mlp_classifier")
+    parser.add_argument("--jvm-threads", action="store_true",
+                        help="split the JVM's CPU by thread group too (jstack, from the Java that serves TorchServe)")
     run_counts.add(parser, warmup_s=20)
     args = parser.parse_args(argv)
     if not (args.artifacts / args.model / "signature.json").is_file():
@@ -138,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.model}, wrk -t2 -c{args.connections}, {args.warmup} s of warm-up, {args.repeats} rounds of "
           f"{args.seconds} s each, medians; CPU ms per request answered")
     print(table(splits))
+    if args.jvm_threads:
+        print("\nThe JVM's CPU ms per request, by thread group (numbers in thread names folded to N)")
+        print(threads_table(splits))
     return 0
 
 
