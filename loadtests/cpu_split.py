@@ -69,25 +69,23 @@ def thread_groups(jstack_output: str) -> dict[str, float]:
     return dict(groups)
 
 
-def jvm_threads_ms(jvm: psutil.Process) -> dict[str, float]:
-    """The JVM's CPU ms so far, by thread group."""
-    jstack = find_java_home() / "bin" / "jstack"
+def jvm_threads_ms(jstack: Path, jvm: psutil.Process) -> dict[str, float]:
+    """The JVM's CPU ms so far, by thread group (`jstack`: the tool of the Java that runs it)."""
     dump = subprocess.run([str(jstack), str(jvm.pid)], capture_output=True, text=True, timeout=60, check=True)
     return thread_groups(dump.stdout)
 
 
 def measured_run(url: str, lua: Path, args: argparse.Namespace, parts: dict[str, list[psutil.Process]],
-                 token: str | None = None) -> tuple[float, dict[str, float]]:
-    """One wrk run; req/s and each part's CPU ms per request (wrk's from its own report), and with
-    --jvm-threads each JVM thread group's (keys starting with THREAD)."""
-    threads = getattr(args, "jvm_threads", False)
+                 jstack: Path | None = None) -> tuple[float, dict[str, float]]:
+    """One wrk run; req/s and each part's CPU ms per request (wrk's from its own report), and given `jstack`
+    each JVM thread group's (keys starting with THREAD)."""
     # The thread dumps bracket the process figures: their own CPU (the JVM's attach listener, a safepoint) is
     # then outside the JVM column, and shows in the thread table under the threads that made them.
-    threads_before = jvm_threads_ms(parts["jvm"][0]) if threads else {}
+    threads_before = jvm_threads_ms(jstack, parts["jvm"][0]) if jstack else {}
     before = {part: cpu_s(processes) for part, processes in parts.items()}
     result = wrk.run(url, lua, args.connections, args.seconds, threads=2)
     after = {part: cpu_s(processes) for part, processes in parts.items()}
-    threads_after = jvm_threads_ms(parts["jvm"][0]) if threads else {}
+    threads_after = jvm_threads_ms(jstack, parts["jvm"][0]) if jstack else {}
     answered = result.requests_per_s * args.seconds
     per_request = {part: (after[part] - before[part]) * 1000 / answered for part in parts}
     per_request["wrk"] = result.client_cpu_share * 2 * args.seconds * 1000 / answered  # share of the 2 cores
@@ -125,10 +123,11 @@ def measure(args: argparse.Namespace, work: Path) -> list[Split]:
         direct_parts = _model_server_parts(direct, args.model)
         for url, lua in ((stack_url, stack_lua), (direct_url, direct_lua)):  # warm the JIT and the pools
             wrk.run(url, lua, args.connections, args.warmup)
+        jstack = find_java_home() / "bin" / "jstack" if args.jvm_threads else None  # found once, not per dump
         runs: dict[str, list[tuple[float, dict[str, float]]]] = {"stack": [], "direct": []}
         for _ in range(args.repeats):
-            runs["stack"].append(measured_run(stack_url, stack_lua, args, stack_parts))
-            runs["direct"].append(measured_run(direct_url, direct_lua, args, direct_parts))
+            runs["stack"].append(measured_run(stack_url, stack_lua, args, stack_parts, jstack))
+            runs["direct"].append(measured_run(direct_url, direct_lua, args, direct_parts, jstack))
     return [median_split("this stack, v1 (coalescing; TorchServe batchSize 1)", runs["stack"]),
             median_split(f"TorchServe direct, batchSize {BEST['batch_size']} / {BEST['max_batch_delay_ms']} ms",
                          runs["direct"])]

@@ -26,8 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.gateway.observability.logs import log_access
 
-# From 1 ms to 10 s: finer at the fast end than prometheus_client's defaults, where the gateway's own latencies lie
-# (docs/benchmarks.md has the measured ones).
+# Finer at the fast end than prometheus_client's defaults, where the gateway's own latencies lie (docs/benchmarks.md
+# has the measured ones).
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE: Final = "unmatched"
 UNKNOWN_MODEL: Final = "unknown"  # the path names a model the gateway does not serve
